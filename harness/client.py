@@ -1,0 +1,195 @@
+"""The suite's HTTP client: real sockets (httpx), every exchange kept for the failure report.
+
+Each request carries the requirement IDs of the test that sends it (``X-SE-Requirement``) so an SE's
+own logs can be matched to the suite's. Exchanges are stored with the bearer token redacted and render
+as a ``curl`` line that reproduces the request.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+REQUIREMENT_HEADER = "X-SE-Requirement"
+REDACTED = "<token>"
+BODY_PREVIEW = 2000
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+EXCHANGE_KEY = "se_conformance.exchange"
+
+
+def exchange_of(response: httpx.Response) -> Exchange | None:
+    """The recorded exchange behind a response sent by ``SEClient``."""
+    found = response.extensions.get(EXCHANGE_KEY)
+    return found if isinstance(found, Exchange) else None
+
+
+@dataclass
+class Exchange:
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: bytes | None
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: bytes = b""
+    error: str | None = None
+
+    def curl(self) -> str:
+        parts = ["curl", "-sS", "-i", "-X", self.method]
+        for name, value in self.request_headers.items():
+            if name.lower() in {"host", "content-length", "accept-encoding", "connection", "user-agent"}:
+                continue
+            parts += ["-H", f"{name}: {value}"]
+        if self.request_body:
+            ctype = self.request_headers.get("content-type", "")
+            if ctype.startswith("multipart/"):
+                parts += ["--data-binary", f"@<multipart body, {len(self.request_body)} bytes>"]
+            else:
+                parts += ["--data-binary", self.request_body.decode(errors="replace")[:BODY_PREVIEW]]
+        parts.append(self.url)
+        return " ".join(shlex.quote(p) for p in parts)
+
+    def describe(self) -> str:
+        lines = [f"> {self.method} {self.url}"]
+        if self.error:
+            lines.append(f"< (no response: {self.error})")
+            return "\n".join(lines)
+        lines.append(f"< {self.status}")
+        for name, value in self.response_headers.items():
+            lines.append(f"< {name}: {value}")
+        body = self.response_body[:BODY_PREVIEW].decode(errors="replace")
+        more = len(self.response_body) - BODY_PREVIEW
+        lines.append(body + (f"… ({more} more bytes)" if more > 0 else ""))
+        return "\n".join(lines)
+
+
+def _json_field(response: httpx.Response, name: str) -> str | None:
+    try:
+        value = response.json().get(name)
+    except (ValueError, AttributeError):
+        return None
+    return str(value) if value else None
+
+
+def _redact(headers: Mapping[str, str]) -> dict[str, str]:
+    out = {}
+    for name, value in headers.items():
+        if name.lower() == "authorization" and value.lower().startswith("bearer "):
+            value = f"Bearer {REDACTED}"
+        out[name.lower()] = value
+    return out
+
+
+class SEClient:
+    """An httpx client bound to one SE, one token and one test's requirement IDs."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        requirement_ids: Iterable[str] = (),
+        *,
+        journal: list[Exchange] | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        on_created: Callable[[Exchange, str], None] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.requirement_ids = tuple(requirement_ids)
+        # Shared between clients derived with with_token(), so a test's report shows all its traffic.
+        self.exchanges: list[Exchange] = journal if journal is not None else []
+        self._timeout = timeout
+        # Told about every file this client created (201 from upload), so a run against a deployed SE
+        # can delete exactly its own files afterwards.
+        self._on_created = on_created
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, follow_redirects=False)
+
+    def with_token(self, token: str | None) -> SEClient:
+        return SEClient(self.base_url, token, self.requirement_ids, journal=self.exchanges, timeout=self._timeout,
+                        on_created=self._on_created)  # fmt: skip
+
+    def anonymous(self) -> SEClient:
+        return self.with_token(None)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SEClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests --------------------------------------------------------------------------------
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if self.token is not None and "Authorization" not in headers:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if self.requirement_ids:
+            headers.setdefault(REQUIREMENT_HEADER, ",".join(self.requirement_ids))
+        request = self._http.build_request(method, path, headers=headers, **kwargs)
+        exchange = Exchange(method, str(request.url), _redact(request.headers), request.read() or None)
+        self.exchanges.append(exchange)
+        try:
+            response = self._http.send(request)
+        except httpx.HTTPError as exc:
+            exchange.error = f"{type(exc).__name__}: {exc}"
+            raise
+        response.read()
+        exchange.status = response.status_code
+        exchange.response_headers = dict(response.headers)
+        exchange.response_body = response.content
+        response.extensions[EXCHANGE_KEY] = exchange
+        if self._on_created and response.status_code == 201 and method == "POST":
+            file_id = _json_field(response, "file_id")
+            if file_id:
+                self._on_created(exchange, file_id)
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def upload(
+        self,
+        content: bytes,
+        filename: str = "conformance.bin",
+        content_type: str = "application/octet-stream",
+        *,
+        description: str | None = None,
+        version: str | None = None,
+        file_id: str | None = None,
+        custom_attributes: Mapping[str, Any] | str | None = None,
+        **extra_fields: str,
+    ) -> httpx.Response:
+        """``POST /api/v1/files/upload`` as multipart; ``custom_attributes`` may be raw text."""
+        data: dict[str, str] = dict(extra_fields)
+        if description is not None:
+            data["description"] = description
+        if version is not None:
+            data["version"] = version
+        if file_id is not None:
+            data["file_id"] = file_id
+        if custom_attributes is not None:
+            data["custom_attributes"] = (
+                custom_attributes if isinstance(custom_attributes, str) else json.dumps(custom_attributes)
+            )
+        files = {"file": (filename, content, content_type)}
+        return self.post("/api/v1/files/upload", data=data, files=files)
+
+    # -- reporting -------------------------------------------------------------------------------
+    def transcript(self, last: int = 5) -> str:
+        return "\n\n".join(f"{e.describe()}\nreproduce: {e.curl()}" for e in self.exchanges[-last:])

@@ -1,0 +1,191 @@
+"""Docker plumbing shared by the image builds, the PostgreSQL container and the docker target.
+
+Everything the harness creates in Docker (containers, networks, volumes) carries labels:
+
+* ``se-conformance=1`` — ours, nothing else is ever touched;
+* ``se-conformance.run=<run id>`` — which run made it (``sweep(run_id)`` removes a run);
+* ``se-conformance.pid=<pid>`` and ``se-conformance.host=<hostname>`` — which process made it, so that
+  ``sweep()`` can tell leftovers of a killed run (creator dead) from objects of a run still going.
+
+The engine may be shared with other users: we never prune, and we only remove labelled objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import secrets
+import socket
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from harness.errors import DockerUnavailable
+from harness.runstate import pid_alive
+
+LABEL_PROJECT = "se-conformance"
+LABEL_RUN = "se-conformance.run"
+LABEL_PID = "se-conformance.pid"
+LABEL_HOST = "se-conformance.host"
+LABEL_ROLE = "se-conformance.role"
+
+# testcontainers reads these at import time. This machine has /.dockerenv, so without them
+# testcontainers thinks it runs inside a container and talks to the bridge gateway instead of
+# 127.0.0.1; Ryuk (its reaper) cannot be pulled here, our labels + sweep replace it.
+TESTCONTAINERS_ENV = {
+    "TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",
+    "TESTCONTAINERS_CONNECTION_MODE": "docker_host",
+    "TESTCONTAINERS_RYUK_DISABLED": "true",
+}
+for _key, _value in TESTCONTAINERS_ENV.items():
+    os.environ.setdefault(_key, _value)
+
+ENGINE_HINT = (
+    "start the engine with: dockerd >/var/log/dockerd.log 2>&1 &  (then wait for `docker info`); "
+    "install it with: apt-get install -y docker.io; or run with --target local"
+)
+
+
+@functools.cache
+def client() -> docker.DockerClient:
+    """The Docker engine from the environment (DOCKER_HOST or the default socket), pinged once.
+
+    Raises ``DockerUnavailable`` with what to do when nothing answers.
+    """
+    try:
+        # Long timeout: image builds and imports can stay silent for a while.
+        engine = docker.from_env(timeout=600)
+        engine.ping()
+    except docker.errors.DockerException as exc:
+        raise DockerUnavailable(
+            f"no Docker engine answers ({exc.__class__.__name__}: {exc})",
+            expected=f"a Docker engine at {os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}",
+            hint=ENGINE_HINT,
+        ) from exc
+    return engine
+
+
+def engine_available() -> bool:
+    try:
+        client()
+    except DockerUnavailable:
+        return False
+    return True
+
+
+def labels(run_id: str, role: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Labels for a new object of ``run_id``; ``role`` says what it is (``postgres``, ``se``, ...)."""
+    result = {
+        LABEL_PROJECT: "1",
+        LABEL_RUN: run_id,
+        LABEL_PID: str(os.getpid()),
+        LABEL_HOST: socket.gethostname(),
+        LABEL_ROLE: role,
+    }
+    result.update(extra or {})
+    return result
+
+
+def unique_name(run_id: str, role: str) -> str:
+    """A name no other run, worker or earlier object uses: ``se-conformance-<run>-<role>-<random>``."""
+    return f"se-conformance-{run_id}-{role}-{secrets.token_hex(2)}"
+
+
+def create_network(run_id: str) -> str:
+    """A bridge network for the run's containers; returns its name (containers resolve each other by it)."""
+    name = unique_name(run_id, "net")
+    client().networks.create(name, driver="bridge", labels=labels(run_id, "network"), check_duplicate=True)
+    return name
+
+
+def create_volume(run_id: str, role: str) -> str:
+    name = unique_name(run_id, role)
+    client().volumes.create(name, labels=labels(run_id, role))
+    return name
+
+
+def image_exists(tag: str) -> bool:
+    try:
+        client().images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def published_port(container: Container, container_port: str) -> int:
+    """The host port that ``container_port`` (e.g. ``"5432/tcp"``) is published on."""
+    container.reload()
+    bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(container_port) or []
+    if not bindings:
+        raise DockerUnavailable(
+            f"container {container.name} publishes no host port for {container_port}",
+            expected="a 127.0.0.1 binding made by the harness",
+            hint="the container may have exited; see `docker logs " + container.name + "`",
+        )
+    return int(bindings[0]["HostPort"])
+
+
+def log_tail(container: Container, lines: int = 40) -> str:
+    with contextlib.suppress(docker.errors.DockerException):
+        return container.logs(tail=lines).decode("utf-8", "replace").rstrip()
+    return "(logs unavailable)"
+
+
+def remove_container(container: Container) -> None:
+    """Kill and remove, quietly: used on teardown paths where the container may already be gone."""
+    with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+        container.remove(force=True, v=True)
+
+
+def _owned_by_dead_process(attrs_labels: Mapping[str, str]) -> bool:
+    """True when the object's creator ran on this host and is gone (a killed or finished run)."""
+    if attrs_labels.get(LABEL_HOST) != socket.gethostname():
+        return False  # another machine on a shared engine: its pids mean nothing here
+    try:
+        pid = int(attrs_labels.get(LABEL_PID, ""))
+    except ValueError:
+        return True
+    return not pid_alive(pid)
+
+
+def _objects(run_id: str | None) -> Iterator[tuple[str, Any]]:
+    flt = {"label": [f"{LABEL_RUN}={run_id}" if run_id else f"{LABEL_PROJECT}=1"]}
+    engine = client()
+    # Order matters: containers hold networks and volumes.
+    for container in engine.containers.list(all=True, filters=flt):
+        yield "container", container
+    for network in engine.networks.list(filters=flt):
+        yield "network", network
+    for volume in engine.volumes.list(filters=flt):
+        yield "volume", volume
+
+
+def sweep(run_id: str | None = None) -> list[str]:
+    """Remove the Docker objects of ``run_id``, or (``None``) of every run whose creator is dead.
+
+    Returns a description of each removed object (for logs and the CI leftover check). Objects
+    without our project label are never looked at.
+    """
+    removed: list[str] = []
+    for kind, obj in _objects(run_id):
+        obj_labels = (obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels")) or {}
+        if obj_labels.get(LABEL_PROJECT) != "1":
+            continue
+        if run_id is None and not _owned_by_dead_process(obj_labels):
+            continue
+        with contextlib.suppress(docker.errors.NotFound):
+            if kind == "container":
+                obj.remove(force=True, v=True)
+            else:
+                obj.remove(force=True) if kind == "volume" else obj.remove()
+            removed.append(f"{kind} {obj.name} (run {obj_labels.get(LABEL_RUN, '?')})")
+    return removed
+
+
+def leftovers(run_id: str | None = None) -> list[str]:
+    """Labelled objects still present (of ``run_id``, or of any run): for the CI leftover check."""
+    return [f"{kind} {obj.name}" for kind, obj in _objects(run_id)]

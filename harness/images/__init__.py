@@ -1,0 +1,62 @@
+"""Images the docker target needs, built offline and tagged by a hash of their inputs.
+
+``ensure_images()`` returns the tags, building only what is missing:
+
+* ``se-conformance/python-base:<hash>`` — debootstrap'ed Debian 12 with python3 (skipped when
+  ``SE_CONFORMANCE_BASE_IMAGE`` names another base, e.g. ``python:3.11-slim``);
+* ``se-conformance/postgres:<hash>`` — PostgreSQL 15 with the cluster made at build time (or the image
+  named by ``SE_CONFORMANCE_POSTGRES_IMAGE``, e.g. ``postgres:16``, configured through its ``POSTGRES_*``
+  variables);
+* ``se-conformance/reference-se:<hash>`` — the reference SE on that base, built with networking off.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from harness.images.common import Log, ensure_present, stderr_log
+from harness.images.postgres import ensure_postgres_image
+from harness.images.rootfs import PYTHON_BASE, ensure_rootfs_image
+from harness.images.se import ensure_se_image
+
+BASE_IMAGE_ENV = "SE_CONFORMANCE_BASE_IMAGE"
+POSTGRES_IMAGE_ENV = "SE_CONFORMANCE_POSTGRES_IMAGE"
+
+__all__ = ["BASE_IMAGE_ENV", "POSTGRES_IMAGE_ENV", "ImageSet", "ensure_images"]
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    python_base: str
+    postgres: str
+    se: str
+
+
+def ensure_images(
+    *,
+    base_image: str | None = None,
+    postgres_image: str | None = None,
+    rebuild: bool = False,
+    log: Log = stderr_log,
+) -> ImageSet:
+    """Tags of the three images, each built (or pulled, for user-chosen ones) only when missing.
+
+    ``base_image`` / ``postgres_image`` default to the environment variables above, then to the
+    offline builds. ``rebuild`` rebuilds the harness's own images even when present.
+    """
+    started = time.monotonic()
+    base_image = base_image or os.environ.get(BASE_IMAGE_ENV) or None
+    postgres_image = postgres_image or os.environ.get(POSTGRES_IMAGE_ENV) or None
+    if base_image:
+        python_base = ensure_present(base_image, BASE_IMAGE_ENV, log)
+    else:
+        python_base = ensure_rootfs_image(PYTHON_BASE, rebuild=rebuild, log=log)
+    if postgres_image:
+        postgres = ensure_present(postgres_image, POSTGRES_IMAGE_ENV, log)
+    else:
+        postgres = ensure_postgres_image(rebuild=rebuild, log=log)
+    se = ensure_se_image(python_base, rebuild=rebuild, log=log)
+    log(f"images ready in {time.monotonic() - started:.1f}s")
+    return ImageSet(python_base=python_base, postgres=postgres, se=se)

@@ -1,0 +1,129 @@
+"""pytest plugin of se-conformance (entry point ``se_conformance``).
+
+Hooks stay thin: options live in ``options``, who-owns-what in ``infra``, fixtures in ``fixtures``,
+selection in ``selection`` and failure reporting in ``reporting``.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.plugin import fixtures, options, reporting, selection
+from harness.plugin.infra import SHARED_KEY, Controller, profile_of
+from harness.plugin.state import STATE_KEY, WorkerState
+
+SUITES_DIR = Path(__file__).resolve().parents[2] / "suites"
+MARKERS = (
+    "req(*ids): requirement IDs (suites/requirements.toml) that a conformance test checks",
+    "needs(*facilities): harness facilities a test needs: db, fs, lifecycle",
+    "capability(name): optional SE capability a test needs (undeclared -> unsupported)",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+def _suite_requested(config: pytest.Config) -> bool:
+    """The plugin brings a target up only for runs that include the suite (or name a target)."""
+    if config.getoption(options.dest(options.TARGET)) is not None:
+        return True
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0]).resolve()
+        if path == SUITES_DIR or SUITES_DIR in path.parents:
+            return True
+    return False
+
+
+def _raise_on_sigterm(signum: int, frame: Any) -> None:
+    # CI systems stop jobs with SIGTERM; make it behave like Ctrl-C so pytest_unconfigure cleans up.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    config.pluginmanager.register(fixtures, "se_conformance.fixtures")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        if SHARED_KEY in workerinput:
+            config.stash[STATE_KEY] = WorkerState(config, workerinput[SHARED_KEY])
+        return
+    if _suite_requested(config):
+        try:
+            controller = Controller(config)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from exc
+        config.stash[STATE_KEY] = WorkerState(config, {}, controller=controller)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # tryfirst: before xdist's own sessionstart creates the workers, which need the shared data.
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is None or state.controller is None:
+        return
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        state.shared.update(state.controller.start())
+    except HarnessError as exc:
+        state.controller.stop()
+        raise pytest.UsageError(str(exc)) from exc
+    expired = [w for w in profile_of(session.config).waivers if w.expired()]
+    if expired:
+        state.controller.stop()
+        listed = "; ".join(f"{w.requirement} (expired {w.expires}: {w.reason})" for w in expired)
+        raise pytest.UsageError(f"expired waiver(s): {listed}\n  hint: fix the SE or renew the waiver")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    state = node.config.stash.get(STATE_KEY, None)
+    if state is not None:
+        node.workerinput[SHARED_KEY] = state.shared
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if STATE_KEY not in config.stash:
+        return
+    selection.select(items, config.getoption(options.dest(options.PROFILE)), config)
+    selection.apply_waivers(items, profile_of(config).waivers)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    state = item.config.stash.get(STATE_KEY, None)
+    if state is None or not selection.is_suite_item(item):
+        return
+    reason = selection.unsupported_reason(item, state.target())
+    if reason:
+        pytest.skip(reason)
+    reporting.label_for_allure(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    if report.when == "call" and selection.is_suite_item(item):
+        for exchange in getattr(item, fixtures.JOURNAL_ATTR, []):
+            reporting.exchange_step(exchange)
+        if report.failed:
+            reporting.attach_failure(item, report)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None and state.controller is not None:
+        state.controller.stop()

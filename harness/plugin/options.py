@@ -1,0 +1,57 @@
+"""Command-line options of the pytest plugin, names as constants (like pytest-xdist / hypothesis).
+
+The CLI (`se-conformance run`) builds the same options, so both spell them through these constants.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+GROUP = "se-conformance"
+
+TARGET = "--se-target"
+IMAGE = "--se-image"
+COMMAND = "--se-command"
+CWD = "--se-cwd"
+PROFILE_FILE = "--se-profile-file"
+TABLE_PREFIX = "--se-table-prefix"
+URL = "--se-url"
+DB_DSN = "--se-db-dsn"
+STORAGE_PATH = "--se-storage-path"
+PRIVATE_KEY = "--se-private-key"
+TOKEN_PREFIX = "--se-token-"  # --se-token-user, --se-token-operator, --se-token-admin, --se-token-service
+PROFILE = "--se-profile"
+WAIVERS = "--se-waivers"
+REPORT_JSON = "--se-report-json"
+
+TARGETS = ("auto", "docker", "local", "url")
+PROFILES = ("core", "db", "fs", "lifecycle", "full")
+ROLES = ("user", "operator", "admin", "service")
+
+
+def dest(option: str) -> str:
+    return option.lstrip("-").replace("-", "_")
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "se-conformance: the storage-element target under test")
+    group.addoption(TARGET, choices=TARGETS, default=None,
+                    help="where the SE comes from: docker (default where a Docker engine answers), local "
+                         "processes, or an already deployed url")  # fmt: skip
+    group.addoption(IMAGE, default=None, help="docker target: SE image to test (default: the reference image)")
+    group.addoption(COMMAND, default=None,
+                    help="local target: command that starts the SE (default: python -m reference_service)")  # fmt: skip
+    group.addoption(CWD, default=None, help="local target: working directory of --se-command")
+    group.addoption(PROFILE_FILE, default=None, help="target profile TOML (env names, capabilities, waivers)")
+    group.addoption(TABLE_PREFIX, default=None,
+                    help="table prefix of the SE (url target); docker/local derive one per worker")  # fmt: skip
+    group.addoption(URL, default=None, help="url target: base URL of a deployed SE (127.0.0.1 only)")
+    group.addoption(DB_DSN, default=None, help="url target: read-only PostgreSQL DSN of the SE's database")
+    group.addoption(STORAGE_PATH, default=None, help="url target: the SE's storage path, readable here")
+    group.addoption(PRIVATE_KEY, default=None, help="url target: PEM private key the SE's public key matches")
+    for role in ROLES:
+        group.addoption(TOKEN_PREFIX + role, default=None, help=f"url target: a ready {role} token")
+    group.addoption(PROFILE, choices=PROFILES, default="full",
+                    help="which tests: core (HTTP only), db, fs, lifecycle, full (default)")  # fmt: skip
+    group.addoption(WAIVERS, default=None, help="waiver file (TOML [[waivers]]) added to the profile's waivers")
+    group.addoption(REPORT_JSON, default=None, help="write the JSON conformance report to this path")

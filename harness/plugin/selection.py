@@ -1,0 +1,70 @@
+"""Which suite tests run (profiles) and which are reported unsupported or waived."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from harness.profile import Waiver
+from harness.targets.base import FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE, Target
+
+# A test that uses one of these fixtures needs the facility whether or not it says so.
+FIXTURE_NEEDS = {"db": FACILITY_DB, "storage": FACILITY_FS, "lifecycle": FACILITY_LIFECYCLE,
+                 "spawn_se": FACILITY_LIFECYCLE}  # fmt: skip
+PROFILE_FACILITIES = {
+    "core": frozenset(),
+    "db": frozenset({FACILITY_DB}),
+    "fs": frozenset({FACILITY_FS}),
+    "lifecycle": frozenset({FACILITY_LIFECYCLE}),
+    "full": frozenset({FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE}),
+}
+UNSUPPORTED = "unsupported: "
+
+
+def is_suite_item(item: pytest.Item) -> bool:
+    return item.get_closest_marker("req") is not None
+
+
+def needs_of(item: pytest.Item) -> frozenset[str]:
+    found = {FIXTURE_NEEDS[name] for name in getattr(item, "fixturenames", ()) if name in FIXTURE_NEEDS}
+    for mark in item.iter_markers("needs"):
+        found.update(str(a) for a in mark.args)
+    return frozenset(found)
+
+
+def capabilities_of(item: pytest.Item) -> frozenset[str]:
+    return frozenset(str(a) for mark in item.iter_markers("capability") for a in mark.args)
+
+
+def select(items: list[pytest.Item], profile: str, config: pytest.Config) -> None:
+    """Deselect suite tests that need more than the profile allows (same on every xdist worker)."""
+    allowed = PROFILE_FACILITIES[profile]
+    keep, drop = [], []
+    for item in items:
+        (drop if is_suite_item(item) and not needs_of(item) <= allowed else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def unsupported_reason(item: pytest.Item, target: Target) -> str | None:
+    missing = sorted(needs_of(item) - target.facilities)
+    if missing:
+        return f"{UNSUPPORTED}the {target.kind} target offers no {', '.join(missing)} facility"
+    undeclared = sorted(capabilities_of(item) - target.capabilities)
+    if undeclared:
+        return f"{UNSUPPORTED}capability {', '.join(undeclared)} not declared by the target profile"
+    return None
+
+
+def apply_waivers(items: list[pytest.Item], waivers: tuple[Waiver, ...], today: dt.date | None = None) -> None:
+    """A waived requirement's failures are expected (xfail, non-strict: a pass is still a pass)."""
+    by_id = {w.requirement: w for w in waivers if not w.expired(today)}
+    for item in items:
+        for mark in item.iter_markers("req"):
+            for req in mark.args:
+                waiver = by_id.get(str(req))
+                if waiver:
+                    reason = f"waived {waiver.requirement} until {waiver.expires}: {waiver.reason}"
+                    item.add_marker(pytest.mark.xfail(reason=reason, strict=False))

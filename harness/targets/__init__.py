@@ -1,0 +1,1 @@
+"""Target kinds: where the SE under test comes from (docker, local process, deployed URL)."""

@@ -1,0 +1,111 @@
+"""What every target kind provides to the plugin: running SEs, their lifecycle, their database."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+from harness.postgres.info import PostgresInfo
+from harness.storage_view import StorageView
+
+MODES = ("edit", "rw", "ro", "ar")
+FACILITY_DB = "db"
+FACILITY_FS = "fs"
+FACILITY_LIFECYCLE = "lifecycle"
+FACILITIES = (FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE)
+
+
+@dataclass
+class SEHandle:
+    """One running SE as the suite sees it."""
+
+    name: str
+    base_url: str
+    prefix: str
+    mode: str
+    element_id: str
+    capacity: int | None = None
+    storage: StorageView | None = None
+    database: PostgresInfo | None = None
+    # Opaque per-kind data (process, container, volume) used by the Lifecycle that made it.
+    private: dict[str, object] = field(default_factory=dict, repr=False)
+    _log_reader: object = field(default=None, repr=False)
+
+    def logs(self, lines: int = 60) -> str:
+        reader = self._log_reader
+        if callable(reader):
+            return str(reader(lines))
+        return "(logs not available for this target)"
+
+
+class PostgresHandle(abc.ABC):
+    """A PostgreSQL server a test owns and may stop and start."""
+
+    @property
+    @abc.abstractmethod
+    def info(self) -> PostgresInfo: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    @abc.abstractmethod
+    def start(self) -> PostgresInfo: ...
+
+    @abc.abstractmethod
+    def destroy(self) -> None: ...
+
+
+class Lifecycle(abc.ABC):
+    """Start, restart and kill SEs; only docker and local targets have one."""
+
+    @abc.abstractmethod
+    def start_se(
+        self,
+        *,
+        mode: str = "edit",
+        prefix: str | None = None,
+        capacity: int | None = None,
+        database: PostgresInfo | None = None,
+        storage_of: SEHandle | None = None,
+        extra_env: dict[str, str] | None = None,
+        wait: bool = True,
+    ) -> SEHandle:
+        """Start an SE. ``storage_of`` reuses another (stopped) SE's storage path."""
+
+    @abc.abstractmethod
+    def restart_se(self, se: SEHandle, *, mode: str | None = None) -> SEHandle:
+        """Stop ``se`` and start it again on the same prefix, database and storage."""
+
+    @abc.abstractmethod
+    def kill_se(self, se: SEHandle) -> None:
+        """SIGKILL: the SE gets no chance to clean up."""
+
+    @abc.abstractmethod
+    def stop_se(self, se: SEHandle) -> None: ...
+
+    @abc.abstractmethod
+    def private_database(self) -> PostgresHandle:
+        """A PostgreSQL server of the caller's own, so stopping it disturbs no other test."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Remove every SE this lifecycle started."""
+
+
+class Target(abc.ABC):
+    kind: str = ""
+    capabilities: frozenset[str] = frozenset()
+    facilities: frozenset[str] = frozenset()
+    database: PostgresInfo | None = None
+    lifecycle: Lifecycle | None = None
+
+    @abc.abstractmethod
+    def main_se(self) -> SEHandle:
+        """The SE this worker tests (mode edit), started on first use."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def describe(self) -> dict[str, object]:
+        """Identity of the target for reports (kind, image/command, ...)."""
+        return {"kind": self.kind}

@@ -1,0 +1,203 @@
+"""The local target: the SE as a process on this machine, PostgreSQL from the system binaries."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from harness.errors import ConfigurationError
+from harness.net import LOOPBACK, free_port
+from harness.postgres.info import PostgresInfo
+from harness.postgres.local import LocalPostgres
+from harness.profile import TargetProfile
+from harness.runstate import RUN_ENV, forget_process, kill_group, record_process, run_dir
+from harness.storage_view import LocalStorageView
+from harness.targets.base import (
+    FACILITY_DB,
+    FACILITY_FS,
+    FACILITY_LIFECYCLE,
+    Lifecycle,
+    PostgresHandle,
+    SEHandle,
+    Target,
+)
+from harness.targets.launch import DEFAULT_CAPACITY, contract_env, wait_ready
+
+
+class LocalPostgresHandle(PostgresHandle):
+    def __init__(self, server: LocalPostgres) -> None:
+        self._server = server
+        self._info = server.start()
+
+    @property
+    def info(self) -> PostgresInfo:
+        return self._info
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def start(self) -> PostgresInfo:
+        self._info = self._server.start()
+        return self._info
+
+    def destroy(self) -> None:
+        self._server.destroy()
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log yet)"
+
+
+class LocalLifecycle(Lifecycle):
+    def __init__(self, *, run_id: str, worker: str, profile: TargetProfile, database: PostgresInfo,
+                 public_key_path: Path, command: list[str] | None = None, cwd: str | None = None) -> None:  # fmt: skip
+        self.run_id = run_id
+        self.worker = worker
+        self.profile = profile
+        self.database = database
+        self.public_key_path = public_key_path
+        self.command = command or [a.replace("{python}", sys.executable) for a in profile.command]
+        if not self.command:
+            raise ConfigurationError(
+                "no command to start the SE",
+                expected="--se-command or 'command' in the target profile",
+            )
+        self.cwd = cwd or profile.cwd
+        self._count = 0
+        self._handles: list[SEHandle] = []
+        self._databases: list[LocalPostgres] = []
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{worker}-", dir=run_dir(run_id)))
+
+    def _next_name(self) -> str:
+        self._count += 1
+        return f"{self.worker}_{self._count}" if self._count > 1 else self.worker
+
+    def start_se(self, *, mode: str = "edit", prefix: str | None = None, capacity: int | None = None,
+                 database: PostgresInfo | None = None, storage_of: SEHandle | None = None,
+                 extra_env: dict[str, str] | None = None, wait: bool = True) -> SEHandle:  # fmt: skip
+        name = self._next_name()
+        prefix = prefix or f"{self.run_id}_{name}"
+        if storage_of is not None:
+            storage = Path(str(storage_of.private["storage_path"]))
+        else:
+            storage = self.workdir / f"storage-{name}"
+            storage.mkdir()
+        port = free_port()
+        database = database or self.database
+        env = contract_env(
+            host=LOOPBACK, port=port, mode=mode, database=database, prefix=prefix, storage_path=str(storage),
+            capacity=capacity or DEFAULT_CAPACITY, element_id=f"se-{prefix}",
+            public_key_path=str(self.public_key_path),
+        )  # fmt: skip
+        handle = SEHandle(
+            name=name, base_url=f"http://{LOOPBACK}:{port}", prefix=prefix, mode=mode,
+            element_id=f"se-{prefix}", capacity=capacity or DEFAULT_CAPACITY,
+            storage=LocalStorageView(storage), database=database,
+        )  # fmt: skip
+        handle.private.update(storage_path=str(storage), env=env, extra_env=dict(extra_env or {}))
+        self._spawn(handle)
+        self._handles.append(handle)
+        if wait:
+            self.wait(handle)
+        return handle
+
+    def _spawn(self, handle: SEHandle) -> None:
+        env = dict(os.environ)
+        env.update(self.profile.environment(dict(handle.private["env"])))  # type: ignore[arg-type]
+        env.update(handle.private["extra_env"])  # type: ignore[arg-type]
+        env[RUN_ENV] = self.run_id
+        log_path = self.workdir / f"se-{handle.name}.log"
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                self.command, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        record_process(self.run_id, f"se-{handle.prefix}", proc.pid)
+        handle.private["proc"] = proc
+        handle._log_reader = lambda lines: _tail(log_path, lines)
+
+    def wait(self, handle: SEHandle) -> None:
+        proc = handle.private["proc"]
+        assert isinstance(proc, subprocess.Popen)
+        wait_ready(
+            handle.base_url + self.profile.ready_path,
+            alive=lambda: proc.poll() is None,
+            logs=lambda: handle.logs(40),
+            what=f"SE {handle.name} ({' '.join(self.command)})",
+        )
+
+    def _end(self, handle: SEHandle, sig: int) -> None:
+        proc = handle.private.get("proc")
+        if not isinstance(proc, subprocess.Popen):
+            return
+        if sig == signal.SIGKILL:
+            kill_group(proc.pid)
+        else:
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            kill_group(proc.pid)
+            proc.wait(timeout=5)
+        forget_process(self.run_id, f"se-{handle.prefix}")
+
+    def kill_se(self, se: SEHandle) -> None:
+        self._end(se, signal.SIGKILL)
+
+    def stop_se(self, se: SEHandle) -> None:
+        self._end(se, signal.SIGTERM)
+
+    def restart_se(self, se: SEHandle, *, mode: str | None = None) -> SEHandle:
+        self.stop_se(se)
+        return self.start_se(
+            mode=mode or se.mode, prefix=se.prefix, capacity=se.capacity, database=se.database,
+            storage_of=se, extra_env=dict(se.private.get("extra_env") or {}),  # type: ignore[call-overload]
+        )  # fmt: skip
+
+    def private_database(self) -> PostgresHandle:
+        server = LocalPostgres(run_id=self.run_id, name=f"pg-{self.worker}-{len(self._databases) + 1}")
+        self._databases.append(server)
+        return LocalPostgresHandle(server)
+
+    def close(self) -> None:
+        for handle in self._handles:
+            self._end(handle, signal.SIGTERM)
+        for server in self._databases:
+            server.destroy()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class LocalTarget(Target):
+    kind = "local"
+    facilities = frozenset({FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE})
+
+    def __init__(self, *, run_id: str, worker: str, profile: TargetProfile, database: PostgresInfo,
+                 public_key_path: Path, command: list[str] | None = None, cwd: str | None = None) -> None:  # fmt: skip
+        self.capabilities = profile.capabilities
+        self.database = database
+        self.profile = profile
+        self._lifecycle = LocalLifecycle(
+            run_id=run_id, worker=worker, profile=profile, database=database,
+            public_key_path=public_key_path, command=command, cwd=cwd,
+        )  # fmt: skip
+        self.lifecycle = self._lifecycle
+        self._main: SEHandle | None = None
+
+    def main_se(self) -> SEHandle:
+        if self._main is None:
+            self._main = self._lifecycle.start_se(mode="edit")
+        return self._main
+
+    def close(self) -> None:
+        self._lifecycle.close()
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": self.kind, "command": " ".join(self._lifecycle.command), "profile": self.profile.name}

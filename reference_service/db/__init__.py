@@ -1,0 +1,1 @@
+"""Database access: table definitions built per prefix, the engine, migrations."""

@@ -1,0 +1,24 @@
+"""${message}
+
+Revision ID: ${up_revision}
+Revises: ${down_revision | comma,n}
+Create Date: ${create_date}
+"""
+
+import sqlalchemy as sa
+from alembic import context, op
+
+revision = ${repr(up_revision)}
+down_revision = ${repr(down_revision)}
+branch_labels = ${repr(branch_labels)}
+depends_on = ${repr(depends_on)}
+
+
+def upgrade() -> None:
+    p = context.config.attributes["prefix"]
+    ${upgrades if upgrades else "pass"}
+
+
+def downgrade() -> None:
+    p = context.config.attributes["prefix"]
+    ${downgrades if downgrades else "pass"}
