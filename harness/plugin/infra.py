@@ -28,14 +28,10 @@ SHARED_KEY = "se_conformance"
 
 def docker_answers() -> bool:
     try:
-        from harness.docker_util import docker_client
+        from harness.docker_util import engine_available
     except ImportError:
         return False
-    try:
-        docker_client(timeout=3).ping()
-    except Exception:
-        return False
-    return True
+    return engine_available()
 
 
 def resolve_kind(config: pytest.Config) -> str:

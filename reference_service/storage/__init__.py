@@ -1,0 +1,1 @@
+"""The local storage backend: paths, atomic file operations, sidecars, streaming receive."""

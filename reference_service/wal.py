@@ -1,0 +1,102 @@
+"""The write-ahead log (``<p>_wal``).
+
+Protocol for every file operation:
+
+1. :meth:`Wal.begin` commits a ``pending`` row *before* anything is touched on disk, with the paths
+   the operation will write, so that recovery after a crash knows what to clean.
+2. The operation does its disk work, then one database transaction applies the metadata change
+   *and* :meth:`Wal.commit_in` — the row can only be ``committed`` together with the change.
+3. On failure the operation cleans up and calls :meth:`Wal.rollback`. If even that cannot reach
+   the database, the transaction id is remembered and resolved later (see recovery.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from reference_service.db.tables import Tables
+from reference_service.records import utcnow
+
+log = logging.getLogger("reference_service.wal")
+
+
+@dataclass(frozen=True)
+class WalEntry:
+    transaction_id: uuid.UUID
+    operation_type: str
+    file_id: uuid.UUID | None
+    started_at: datetime
+    data: dict[str, Any]
+
+
+def _finish_values(entry: WalEntry, status: str) -> dict[str, Any]:
+    now = max(utcnow(), entry.started_at)
+    return {
+        "status": status,
+        "completed_at": now,
+        "duration_ms": int((now - entry.started_at).total_seconds() * 1000),
+    }
+
+
+class Wal:
+    def __init__(self, engine: AsyncEngine, tables: Tables) -> None:
+        self.engine = engine
+        self.table = tables.wal
+        # Transaction ids whose failure could not be recorded (database away): resolved later.
+        self.unresolved: set[uuid.UUID] = set()
+
+    async def begin(
+        self, operation_type: str, file_id: uuid.UUID | None, user_id: str, data: dict[str, Any]
+    ) -> WalEntry:
+        entry = WalEntry(uuid.uuid4(), operation_type, file_id, utcnow(), data)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(self.table).values(
+                    transaction_id=entry.transaction_id,
+                    operation_type=operation_type,
+                    status="pending",
+                    file_id=file_id,
+                    operation_data=data,
+                    started_at=entry.started_at,
+                    user_id=user_id,
+                )
+            )
+        return entry
+
+    async def commit_in(self, conn: AsyncConnection, entry: WalEntry, data: dict[str, Any]) -> None:
+        """Mark committed inside the caller's transaction (atomic with the metadata change)."""
+        await conn.execute(
+            update(self.table)
+            .where(self.table.c.transaction_id == entry.transaction_id)
+            .values(operation_data=data, error_message=None, **_finish_values(entry, "committed"))
+        )
+
+    async def rollback(self, entry: WalEntry, error: str, status: str = "rolled_back") -> None:
+        try:
+            async with self.engine.begin() as conn:
+                await self.finish_in(conn, entry.transaction_id, entry.started_at, status, error)
+        except Exception as exc:  # the database may be the reason we are rolling back
+            log.warning("WAL %s: could not record %s (%s); will retry", entry.transaction_id, status, exc)
+            self.unresolved.add(entry.transaction_id)
+
+    async def finish_in(
+        self, conn: AsyncConnection, tx_id: uuid.UUID, started_at: datetime, status: str, error: str
+    ) -> None:
+        now = max(utcnow(), started_at)
+        await conn.execute(
+            update(self.table)
+            .where(self.table.c.transaction_id == tx_id, self.table.c.status == "pending")
+            .values(
+                status=status,
+                error_message=error[:2000],
+                completed_at=now,
+                duration_ms=int((now - started_at).total_seconds() * 1000),
+            )
+        )

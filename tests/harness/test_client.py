@@ -1,0 +1,73 @@
+"""SEClient over a real loopback HTTP server: requirement header, journal, redaction, curl line."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from harness.client import REQUIREMENT_HEADER, SEClient, exchange_of
+from harness.expect import ConformanceFailure, expect_status
+
+
+class Echo(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        status = 201 if self.path.endswith("/upload") else 200
+        payload = {"headers": dict(self.headers), "size": len(body), "file_id": "f-1"}
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_requirement_header_and_redacted_journal(server_url: str) -> None:
+    with SEClient(server_url, "secret-token", ["SE-X-001", "SE-X-002"]) as client:
+        resp = client.get("/thing")
+    seen = resp.json()["headers"]
+    assert seen[REQUIREMENT_HEADER] == "SE-X-001,SE-X-002"
+    assert seen["Authorization"] == "Bearer secret-token"
+    exchange = exchange_of(resp)
+    assert exchange is not None and exchange.status == 200
+    assert "secret-token" not in exchange.curl() and "<token>" in exchange.curl()
+    assert exchange.curl().endswith(f"{server_url}/thing")
+
+
+def test_upload_reports_created_files(server_url: str) -> None:
+    created: list[str] = []
+    with SEClient(server_url, on_created=lambda _e, fid: created.append(fid)) as client:
+        resp = client.upload(b"abc", filename="a.txt", custom_attributes={"k": 1})
+    assert resp.status_code == 201
+    assert created == ["f-1"]
+
+
+def test_expect_status_failure_names_requirement_request_and_reproducer(server_url: str) -> None:
+    with SEClient(server_url) as client:
+        resp = client.get("/thing")
+    with pytest.raises(ConformanceFailure) as info:
+        expect_status(resp, 201, req="SE-X-009", what="create")
+    text = str(info.value)
+    assert "[SE-X-009] create: expected 201, got 200" in text
+    assert f"GET {server_url}/thing" in text
+    assert "reproduce: curl" in text

@@ -1,0 +1,41 @@
+"""The local PostgreSQL provider against the real system binaries."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from harness.postgres.local import LocalPostgres
+from harness.runstate import live_processes, new_run_id, sweep_local
+
+
+def test_start_query_stop_restart_destroy() -> None:
+    server = LocalPostgres(run_id=new_run_id())
+    info = server.start()
+    try:
+        with psycopg.connect(info.dsn("postgresql")) as conn:
+            assert conn.execute("SHOW server_encoding").fetchone() == ("UTF8",)
+            conn.execute("CREATE TABLE kept (x int)")
+            conn.execute("INSERT INTO kept VALUES (42)")
+        server.stop()
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(info.dsn("postgresql"), connect_timeout=2)
+        again = server.start()
+        assert again.port == info.port  # same address after a restart: the SE reconnects by itself
+        with psycopg.connect(again.dsn("postgresql")) as conn:
+            assert conn.execute("SELECT x FROM kept").fetchone() == (42,)
+    finally:
+        server.destroy()
+    assert not server.workdir.exists()
+
+
+def test_sweep_kills_what_a_run_left_running() -> None:
+    run_id = new_run_id()
+    server = LocalPostgres(run_id=run_id)
+    server.start()
+    assert live_processes(run_id), "the server is recorded under its run"
+    removed = sweep_local(run_id)
+    assert any("process" in line for line in removed)
+    assert not live_processes(run_id)
+    proc = server._proc  # noqa: SLF001 - the test owns this server
+    assert proc is not None and proc.wait(timeout=10) == -9
