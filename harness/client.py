@@ -97,6 +97,7 @@ class SEClient:
         journal: list[Exchange] | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         on_created: Callable[[Exchange, str], None] | None = None,
+        http: httpx.Client | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -107,17 +108,20 @@ class SEClient:
         # Told about every file this client created (201 from upload), so a run against a deployed SE
         # can delete exactly its own files afterwards.
         self._on_created = on_created
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, follow_redirects=False)
+        # Clients derived with with_token() share the connection pool; only the original closes it.
+        self._owns_http = http is None
+        self._http = http or httpx.Client(base_url=self.base_url, timeout=timeout, follow_redirects=False)
 
     def with_token(self, token: str | None) -> SEClient:
         return SEClient(self.base_url, token, self.requirement_ids, journal=self.exchanges, timeout=self._timeout,
-                        on_created=self._on_created)  # fmt: skip
+                        on_created=self._on_created, http=self._http)  # fmt: skip
 
     def anonymous(self) -> SEClient:
         return self.with_token(None)
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def __enter__(self) -> SEClient:
         return self

@@ -24,7 +24,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness.errors import DockerUnavailable
+from harness.errors import DockerUnavailable, HarnessError
 from harness.runstate import pid_alive
 
 LABEL_PROJECT = "se-conformance"
@@ -69,12 +69,17 @@ def client() -> docker.DockerClient:
     return engine
 
 
-def engine_available() -> bool:
+def engine_problem() -> str | None:
+    """Why no engine can be used (the ``DockerUnavailable`` message), or ``None`` when one answers."""
     try:
         client()
-    except DockerUnavailable:
-        return False
-    return True
+    except DockerUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def engine_available() -> bool:
+    return engine_problem() is None
 
 
 def labels(run_id: str, role: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -121,7 +126,7 @@ def published_port(container: Container, container_port: str) -> int:
     container.reload()
     bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(container_port) or []
     if not bindings:
-        raise DockerUnavailable(
+        raise HarnessError(
             f"container {container.name} publishes no host port for {container_port}",
             expected="a 127.0.0.1 binding made by the harness",
             hint="the container may have exited; see `docker logs " + container.name + "`",
@@ -164,6 +169,11 @@ def _objects(run_id: str | None) -> Iterator[tuple[str, Any]]:
         yield "volume", volume
 
 
+def _labels_of(obj: Any) -> dict[str, str]:
+    # Networks and volumes have top-level "Labels"; containers keep them under "Config".
+    return dict(obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels") or {})
+
+
 def sweep(run_id: str | None = None) -> list[str]:
     """Remove the Docker objects of ``run_id``, or (``None``) of every run whose creator is dead.
 
@@ -172,7 +182,7 @@ def sweep(run_id: str | None = None) -> list[str]:
     """
     removed: list[str] = []
     for kind, obj in _objects(run_id):
-        obj_labels = (obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels")) or {}
+        obj_labels = _labels_of(obj)
         if obj_labels.get(LABEL_PROJECT) != "1":
             continue
         if run_id is None and not _owned_by_dead_process(obj_labels):
@@ -180,12 +190,26 @@ def sweep(run_id: str | None = None) -> list[str]:
         with contextlib.suppress(docker.errors.NotFound):
             if kind == "container":
                 obj.remove(force=True, v=True)
+            elif kind == "volume":
+                obj.remove(force=True)
             else:
-                obj.remove(force=True) if kind == "volume" else obj.remove()
+                obj.remove()
             removed.append(f"{kind} {obj.name} (run {obj_labels.get(LABEL_RUN, '?')})")
     return removed
 
 
 def leftovers(run_id: str | None = None) -> list[str]:
-    """Labelled objects still present (of ``run_id``, or of any run): for the CI leftover check."""
-    return [f"{kind} {obj.name}" for kind, obj in _objects(run_id)]
+    """Labelled objects of ``run_id``, or (``None``) of every ended run, still present.
+
+    For the CI leftover check: objects of a run still in progress (creator alive) are not leftovers.
+    No engine means no docker leftovers.
+    """
+    if not engine_available():
+        return []
+    found = []
+    for kind, obj in _objects(run_id):
+        obj_labels = _labels_of(obj)
+        if run_id is None and not _owned_by_dead_process(obj_labels):
+            continue
+        found.append(f"{kind} {obj.name} (run {obj_labels.get(LABEL_RUN, '?')})")
+    return found

@@ -70,13 +70,16 @@ class Wal:
             )
         return entry
 
-    async def commit_in(self, conn: AsyncConnection, entry: WalEntry, data: dict[str, Any]) -> None:
+    async def commit_in(self, conn: AsyncConnection, entry: WalEntry, data: dict[str, Any]) -> datetime:
         """Mark committed inside the caller's transaction (atomic with the metadata change)."""
+        values = _finish_values(entry, "committed")
         await conn.execute(
             update(self.table)
             .where(self.table.c.transaction_id == entry.transaction_id)
-            .values(operation_data=data, error_message=None, **_finish_values(entry, "committed"))
+            .values(operation_data=data, error_message=None, **values)
         )
+        completed: datetime = values["completed_at"]
+        return completed
 
     async def rollback(self, entry: WalEntry, error: str, status: str = "rolled_back") -> None:
         try:

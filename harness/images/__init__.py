@@ -24,7 +24,15 @@ from harness.images.se import ensure_se_image
 BASE_IMAGE_ENV = "SE_CONFORMANCE_BASE_IMAGE"
 POSTGRES_IMAGE_ENV = "SE_CONFORMANCE_POSTGRES_IMAGE"
 
-__all__ = ["BASE_IMAGE_ENV", "POSTGRES_IMAGE_ENV", "ImageSet", "ensure_images"]
+__all__ = [
+    "BASE_IMAGE_ENV",
+    "POSTGRES_IMAGE_ENV",
+    "ImageSet",
+    "ensure_images",
+    "ensure_se_image",
+    "resolve_base_image",
+    "resolve_postgres_image",
+]
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,23 @@ class ImageSet:
     python_base: str
     postgres: str
     se: str
+
+
+def resolve_base_image(base_image: str | None = None, *, rebuild: bool = False, log: Log = stderr_log) -> str:
+    """The SE image's base: ``base_image``, else ``$SE_CONFORMANCE_BASE_IMAGE``, else the offline build."""
+    base_image = base_image or os.environ.get(BASE_IMAGE_ENV) or None
+    if base_image:
+        return ensure_present(base_image, BASE_IMAGE_ENV, log)
+    return ensure_rootfs_image(PYTHON_BASE, rebuild=rebuild, log=log)
+
+
+def resolve_postgres_image(postgres_image: str | None = None, *, rebuild: bool = False,
+                           log: Log = stderr_log) -> str:  # fmt: skip
+    """``postgres_image``, else ``$SE_CONFORMANCE_POSTGRES_IMAGE``, else the offline build."""
+    postgres_image = postgres_image or os.environ.get(POSTGRES_IMAGE_ENV) or None
+    if postgres_image:
+        return ensure_present(postgres_image, POSTGRES_IMAGE_ENV, log)
+    return ensure_postgres_image(rebuild=rebuild, log=log)
 
 
 def ensure_images(
@@ -47,16 +72,8 @@ def ensure_images(
     offline builds. ``rebuild`` rebuilds the harness's own images even when present.
     """
     started = time.monotonic()
-    base_image = base_image or os.environ.get(BASE_IMAGE_ENV) or None
-    postgres_image = postgres_image or os.environ.get(POSTGRES_IMAGE_ENV) or None
-    if base_image:
-        python_base = ensure_present(base_image, BASE_IMAGE_ENV, log)
-    else:
-        python_base = ensure_rootfs_image(PYTHON_BASE, rebuild=rebuild, log=log)
-    if postgres_image:
-        postgres = ensure_present(postgres_image, POSTGRES_IMAGE_ENV, log)
-    else:
-        postgres = ensure_postgres_image(rebuild=rebuild, log=log)
+    python_base = resolve_base_image(base_image, rebuild=rebuild, log=log)
+    postgres = resolve_postgres_image(postgres_image, rebuild=rebuild, log=log)
     se = ensure_se_image(python_base, rebuild=rebuild, log=log)
     log(f"images ready in {time.monotonic() - started:.1f}s")
     return ImageSet(python_base=python_base, postgres=postgres, se=se)

@@ -38,9 +38,9 @@ _ALWAYS_REMOVE = (
 class RootfsRecipe:
     """One debootstrap'ed base image. Changing any field changes the hash, hence the tag."""
 
-    name: str                      # image name under se-conformance/, e.g. "python-base"
-    include: tuple[str, ...]       # extra packages (debootstrap --include)
-    remove: tuple[str, ...] = ()   # globs (relative to the rootfs) deleted before the import
+    name: str  # image name under se-conformance/, e.g. "python-base"
+    include: tuple[str, ...]  # extra packages (debootstrap --include)
+    remove: tuple[str, ...] = ()  # globs (relative to the rootfs) deleted before the import
     variant: str = "minbase"
     suite: str = SUITE
 

@@ -24,7 +24,15 @@ from packaging.utils import canonicalize_name
 
 from harness.docker_util import image_exists
 from harness.errors import HarnessError
-from harness.images.common import LABEL_RECIPE, Log, build_dockerfile, cache_dir, content_hash, image_id, tag_for
+from harness.images.common import (
+    LABEL_RECIPE,
+    Log,
+    build_dockerfile,
+    cache_dir,
+    content_hash,
+    image_id,
+    tag_for,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIR = REPO_ROOT / "reference_service"

@@ -50,6 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     config.pluginmanager.register(fixtures, "se_conformance.fixtures")
+    config.pluginmanager.import_plugin("harness.report.plugin")  # JSON report, waiver file, progress
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         if SHARED_KEY in workerinput:

@@ -116,7 +116,7 @@ def build_target(config: pytest.Config, shared: dict[str, Any], worker: str) -> 
     if kind == "docker":
         from harness.targets.docker import DockerTarget
 
-        return DockerTarget(shared=shared, worker=worker, profile=profile)  # type: ignore[no-any-return]
+        return DockerTarget(shared=shared, worker=worker, profile=profile)
     from harness.targets.url import UrlTarget
 
     return UrlTarget(

@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import contextlib
 
+import allure
 import pytest
+from allure_commons.types import AttachmentType
 
 from harness import catalogue
 from harness.client import Exchange
 from harness.plugin.fixtures import JOURNAL_ATTR, SES_ATTR, requirement_ids
-from harness.targets.base import SEHandle
 
 SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
 
-try:
-    import allure
-    from allure_commons.types import AttachmentType
-except ImportError:  # pragma: no cover - allure-pytest is a dependency, but keep the plugin usable without
-    allure = None
 
 
 def transcript(exchanges: list[Exchange], last: int = 6) -> str:
@@ -38,19 +34,15 @@ def attach_failure(item: pytest.Item, report: pytest.TestReport) -> None:
     if exchanges:
         text = transcript(exchanges)
         report.sections.append(("se-conformance: HTTP exchanges", text))
-        if allure is not None:
-            allure.attach(text, name="HTTP exchanges (curl reproducers)", attachment_type=AttachmentType.TEXT)
+        allure.attach(text, name="HTTP exchanges (curl reproducers)", attachment_type=AttachmentType.TEXT)
     logs = se_logs(item)
     if logs:
         report.sections.append(("se-conformance: SE log tail", logs))
-        if allure is not None:
-            allure.attach(logs, name="SE log tail", attachment_type=AttachmentType.TEXT)
+        allure.attach(logs, name="SE log tail", attachment_type=AttachmentType.TEXT)
 
 
 def label_for_allure(item: pytest.Item) -> None:
     """allure.id = requirement ID; epic/feature/story = area / test module / requirement; severity by level."""
-    if allure is None:
-        return
     ids = requirement_ids(item)
     if not ids:
         return
@@ -70,8 +62,6 @@ def label_for_allure(item: pytest.Item) -> None:
 
 def exchange_step(exchange: Exchange) -> None:
     """One Allure step per HTTP exchange, with the exchange attached."""
-    if allure is None:
-        return
     path = exchange.url.split("://", 1)[-1].split("/", 1)[-1]
     with allure.step(f"{exchange.method} /{path} → {exchange.status or exchange.error}"):
         allure.attach(exchange.describe() + "\n\nreproduce: " + exchange.curl(), name="exchange",

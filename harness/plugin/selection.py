@@ -40,7 +40,8 @@ def capabilities_of(item: pytest.Item) -> frozenset[str]:
 def select(items: list[pytest.Item], profile: str, config: pytest.Config) -> None:
     """Deselect suite tests that need more than the profile allows (same on every xdist worker)."""
     allowed = PROFILE_FACILITIES[profile]
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         (drop if is_suite_item(item) and not needs_of(item) <= allowed else keep).append(item)
     if drop:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.postgres.info import PostgresInfo
 from harness.storage_view import StorageView
@@ -28,7 +29,7 @@ class SEHandle:
     storage: StorageView | None = None
     database: PostgresInfo | None = None
     # Opaque per-kind data (process, container, volume) used by the Lifecycle that made it.
-    private: dict[str, object] = field(default_factory=dict, repr=False)
+    private: dict[str, Any] = field(default_factory=dict, repr=False)
     _log_reader: object = field(default=None, repr=False)
 
     def logs(self, lines: int = 60) -> str:

@@ -111,8 +111,8 @@ class LocalLifecycle(Lifecycle):
 
     def _spawn(self, handle: SEHandle) -> None:
         env = dict(os.environ)
-        env.update(self.profile.environment(dict(handle.private["env"])))  # type: ignore[arg-type]
-        env.update(handle.private["extra_env"])  # type: ignore[arg-type]
+        env.update(self.profile.environment(handle.private["env"]))
+        env.update(handle.private["extra_env"])
         env[RUN_ENV] = self.run_id
         log_path = self.workdir / f"se-{handle.name}.log"
         with log_path.open("ab") as log:
@@ -159,7 +159,7 @@ class LocalLifecycle(Lifecycle):
         self.stop_se(se)
         return self.start_se(
             mode=mode or se.mode, prefix=se.prefix, capacity=se.capacity, database=se.database,
-            storage_of=se, extra_env=dict(se.private.get("extra_env") or {}),  # type: ignore[call-overload]
+            storage_of=se, extra_env=dict(se.private.get("extra_env") or {}),
         )  # fmt: skip
 
     def private_database(self) -> PostgresHandle:

@@ -37,5 +37,6 @@ def test_sweep_kills_what_a_run_left_running() -> None:
     removed = sweep_local(run_id)
     assert any("process" in line for line in removed)
     assert not live_processes(run_id)
-    proc = server._proc  # noqa: SLF001 - the test owns this server
-    assert proc is not None and proc.wait(timeout=10) == -9
+    proc = server._proc
+    assert proc is not None
+    assert proc.wait(timeout=10) == -9

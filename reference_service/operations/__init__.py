@@ -1,0 +1,1 @@
+"""File operations (upload, update, delete), recovery and cache maintenance; routes stay thin."""

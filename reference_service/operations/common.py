@@ -1,0 +1,55 @@
+"""Helpers shared by the file operations."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+
+from reference_service.context import Context
+from reference_service.errors import (
+    BadRequest,
+    Conflict,
+    InsufficientStorage,
+    ServiceError,
+    is_db_unavailable,
+)
+from reference_service.records import FileRecord
+from reference_service.storage import layout
+from reference_service.storage.capacity import CapacityExceeded
+from reference_service.storage.sidecar import SidecarTooLarge
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def paths(ctx: Context, record: FileRecord) -> tuple[Path, Path]:
+    """Data and sidecar path; refuses a path that would leave the storage base (a planted sidecar
+    with ``storage_path: "../.."`` must not make us serve or delete files elsewhere)."""
+    base = ctx.base.resolve()
+    data = layout.data_path(base, record.storage_path, record.storage_filename).resolve()
+    if not data.is_relative_to(base):
+        raise ServiceError(f"file {record.file_id} points outside the storage base")
+    return data, layout.sidecar_path(data)
+
+
+def as_service_error(exc: BaseException) -> BaseException:
+    """Translate what can go wrong during a write into the status the client should see."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if isinstance(exc, IntegrityError | FileExistsError):
+        return Conflict("a file with this file_id (or storage name) already exists")
+    if isinstance(exc, CapacityExceeded):
+        return InsufficientStorage(str(exc))
+    if isinstance(exc, SidecarTooLarge):
+        return BadRequest(str(exc))
+    if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+        return InsufficientStorage("the storage volume is full")
+    return exc  # database outages are mapped to 503 by the global handler
+
+
+def describe(exc: BaseException) -> str:
+    if is_db_unavailable(exc):
+        return f"database unavailable: {type(exc).__name__}"
+    text = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"

@@ -1,0 +1,1 @@
+"""HTTP routes (thin: parse, authorize, call an operation, shape the response)."""

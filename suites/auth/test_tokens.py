@@ -1,0 +1,115 @@
+"""Authentication: which requests are refused with 401 (contract §3)."""
+
+from __future__ import annotations
+
+import httpx
+import jwt
+import pytest
+
+from harness.client import SEClient
+from harness.expect import expect, expect_status
+from harness.tokens import REQUIRED_CLAIMS, TokenFactory
+from suites.support.data import new_uuid, payload
+from suites.support.files import CACHE, FILES, UPLOAD, download_path, file_path, gc_exists_path, gc_path
+from suites.support.http import expect_not_5xx
+
+# (method, path template) of every endpoint that needs a token; {id} is a well-formed unknown UUID.
+PROTECTED = (
+    ("GET", FILES),
+    ("POST", UPLOAD),
+    ("GET", file_path("{id}")),
+    ("GET", download_path("{id}")),
+    ("PATCH", file_path("{id}")),
+    ("DELETE", file_path("{id}")),
+    ("DELETE", gc_path("{id}")),
+    ("GET", gc_exists_path("{id}")),
+    ("GET", f"{CACHE}/consistency"),
+    ("POST", f"{CACHE}/rebuild"),
+    ("POST", f"{CACHE}/rebuild/incremental"),
+    ("POST", f"{CACHE}/cleanup-expired"),
+)
+
+# Every broken token the harness mints, with the requirement it breaks (unknown_role is not a 401 case:
+# see test_roles). Listed explicitly so collection is identical on every xdist worker.
+BROKEN = (
+    ("wrong_key", "SE-AUTH-002"),
+    ("alg_none", "SE-AUTH-003"),
+    ("hs256_public_key", "SE-AUTH-004"),
+    ("expired", "SE-AUTH-006"),
+    ("not_yet_valid", "SE-AUTH-007"),
+    *((f"missing:{claim}", "SE-AUTH-008") for claim in REQUIRED_CLAIMS),
+    ("unknown_type", "SE-AUTH-009"),
+    ("garbage", "SE-AUTH-010"),
+)
+
+
+def send(client: SEClient, method: str, template: str) -> httpx.Response:
+    path = template.replace("{id}", new_uuid())
+    if method == "POST" and path == UPLOAD:
+        return client.upload(payload(64))
+    if method == "PATCH":
+        return client.patch(path, json={"description": "should never be stored"})
+    return client.request(method, path)
+
+
+def expect_bearer_challenge(resp: httpx.Response, *, req: str) -> None:
+    challenge = resp.headers.get("www-authenticate", "")
+    expect(challenge.lower().startswith("bearer"), req=req, what="WWW-Authenticate of the 401",
+           expected="a Bearer challenge", actual=challenge or None, resp=resp)  # fmt: skip
+
+
+@pytest.mark.req("SE-AUTH-001")
+@pytest.mark.parametrize(("method", "template"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
+def test_no_token_is_401_with_bearer_challenge(api: SEClient, method: str, template: str) -> None:
+    resp = send(api.anonymous(), method, template)
+    expect_status(resp, 401, req="SE-AUTH-001", what=f"{method} {template} without Authorization")
+    expect_bearer_challenge(resp, req="SE-AUTH-001")
+
+
+@pytest.mark.parametrize(
+    ("kind", "req", "method", "template"),
+    [
+        pytest.param(kind, req, method, template, marks=pytest.mark.req(req), id=f"{kind}-{method}")
+        for kind, req in BROKEN
+        for method, template in (("GET", FILES), ("POST", UPLOAD))
+    ],
+)
+def test_broken_token_is_401(
+    api: SEClient, tokens: TokenFactory, kind: str, req: str, method: str, template: str
+) -> None:
+    resp = send(api.with_token(tokens.broken(kind)), method, template)
+    expect_status(resp, 401, req=req, what=f"{method} {template} with a {kind} token")
+
+
+@pytest.mark.req("SE-AUTH-005")
+@pytest.mark.parametrize("alg", ["RS512", "PS256"])
+def test_other_algorithm_with_right_key_is_401(api: SEClient, tokens: TokenFactory, alg: str) -> None:
+    token = jwt.encode(tokens.claims(), tokens.private_pem, algorithm=alg)
+    expect_status(api.with_token(None).get(FILES, headers={"Authorization": f"Bearer {token}"}), 401,
+                  req="SE-AUTH-005", what=f"list with an {alg} token signed by the trusted key")  # fmt: skip
+
+
+MALFORMED = {
+    "empty-bearer": "Bearer ",
+    "bearer-only": "Bearer",
+    "three-dots": "Bearer a.b.c",
+    "basic-scheme": "Basic Y29uZm9ybWFuY2U6c2VjcmV0",
+    "token-scheme": "Token {valid}",
+}
+
+
+@pytest.mark.req("SE-AUTH-010")
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_credentials_are_401(api: SEClient, tokens: TokenFactory, case: str) -> None:
+    header = MALFORMED[case].replace("{valid}", tokens.user)
+    resp = api.anonymous().get(FILES, headers={"Authorization": header})
+    expect_not_5xx(resp, req="SE-AUTH-010", what=f"list with Authorization {case}")
+    expect_status(resp, 401, req="SE-AUTH-010", what=f"list with Authorization {case}")
+
+
+@pytest.mark.req("SE-AUTH-011")
+@pytest.mark.parametrize("kind", ["expired", "wrong_key", "garbage"])
+def test_every_401_names_bearer(api: SEClient, tokens: TokenFactory, kind: str) -> None:
+    resp = api.with_token(tokens.broken(kind)).get(FILES)
+    expect_status(resp, 401, req="SE-AUTH-011", what=f"list with a {kind} token")
+    expect_bearer_challenge(resp, req="SE-AUTH-011")

@@ -1,0 +1,153 @@
+"""kill -9 during a burst of uploads, then a restart on the same prefix, database and storage.
+
+Bounded: 4 uploading threads, the kill comes after 12 acknowledged uploads or 4 s, whichever is first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.client import SEClient
+from harness.dbview import DbView
+from harness.expect import expect, expect_json, expect_status, fail
+from harness.targets.base import Lifecycle
+from harness.tokens import TokenFactory
+from suites.support.data import new_uuid, payload, sha256_hex
+from suites.support.inspect import SIDECAR_SUFFIX, consistency, temp_files, wal_summary
+
+THREADS = 4
+KILL_AFTER_ACKS = 12
+BURST_MAX_S = 4.0
+FILE_SIZE = 256 * 1024
+
+
+class Burst:
+    def __init__(self, clients: list[SEClient]) -> None:
+        self.clients = clients
+        self.attempted: dict[str, bytes] = {}
+        self.acked: dict[str, bytes] = {}
+        self.other: list[str] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def run(self, index: int) -> None:
+        client = self.clients[index]
+        n = 0
+        while not self.stop.is_set():
+            fid, content = new_uuid(), payload(FILE_SIZE)
+            with self.lock:
+                self.attempted[fid] = content
+            try:
+                resp = client.upload(content, filename=f"crash-{index}-{n}.bin", file_id=fid)
+            except httpx.HTTPError:
+                return  # the SE is gone
+            with self.lock:
+                if resp.status_code == 201:
+                    self.acked[fid] = content
+                else:
+                    self.other.append(f"{fid}: {resp.status_code}")
+            n += 1
+
+
+def _served(client: SEClient, fid: str) -> tuple[int, dict[str, Any] | None, bytes | None]:
+    resp = client.get(f"/api/v1/files/{fid}")
+    if resp.status_code != 200:
+        return resp.status_code, None, None
+    meta = expect_json(resp, req="SE-DUR-002")
+    download = client.get(f"/api/v1/files/{fid}/download")
+    return download.status_code, meta, download.content if download.status_code == 200 else None
+
+
+@pytest.mark.needs("db", "fs")
+@pytest.mark.req("SE-DUR-001", "SE-DUR-002", "SE-DUR-003", "SE-DUR-004")
+def test_kill_9_during_uploads_then_restart(
+    spawn_se: Any, lifecycle: Lifecycle, client_for: Any, tokens: TokenFactory
+) -> None:
+    handle = spawn_se()
+    burst = Burst([client_for(handle, tokens.user) for _ in range(THREADS)])
+    threads = [threading.Thread(target=burst.run, args=(i,), daemon=True) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + BURST_MAX_S
+    while time.monotonic() < deadline and len(burst.acked) < KILL_AFTER_ACKS:
+        time.sleep(0.02)
+    lifecycle.kill_se(handle)
+    burst.stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    if not burst.acked:
+        fail("SE-DUR-001", "no upload was acknowledged before the kill", expected="some 201s", actual=burst.other)
+
+    restarted = lifecycle.restart_se(handle)
+    view = DbView(restarted.database, restarted.prefix) if restarted.database else None
+    try:
+        client = client_for(restarted, tokens.user)
+        lost = []
+        for fid, content in burst.acked.items():
+            status, meta, body = _served(client, fid)
+            ok = meta is not None and body == content and meta.get("checksum") == sha256_hex(content)
+            if not ok:
+                lost.append(f"{fid}: status {status}, {len(body or b'')} bytes, metadata {meta and meta.get('file_size')}")
+        expect(
+            not lost,
+            req="SE-DUR-001",
+            what=f"{len(lost)} of {len(burst.acked)} acknowledged uploads after kill -9 and restart",
+            actual=lost[:10],
+            expected="every acknowledged upload served byte-exact",
+        )
+        partial = []
+        for fid, content in burst.attempted.items():
+            if fid in burst.acked:
+                continue
+            status, meta, body = _served(client, fid)
+            if meta is None and status == 404:
+                continue
+            if meta is None or body != content or meta.get("checksum") != sha256_hex(content):
+                partial.append(f"{fid}: status {status}, {len(body or b'')} of {len(content)} bytes")
+        expect(
+            not partial,
+            req="SE-DUR-002",
+            what="interrupted uploads after the restart",
+            actual=partial[:10],
+            expected="each 404, or complete and byte-exact",
+        )
+        if view is not None:
+            pending = view.wal_by_status("pending")
+            expect(
+                not pending,
+                req="SE-DUR-003",
+                what="pending WAL rows once the restarted SE is ready",
+                actual=wal_summary(pending),
+                expected="none",
+            )
+        storage = restarted.storage
+        if storage is not None:
+            files = storage.list_files()
+            left = temp_files(storage)
+            data = [p for p in files if "/" in p and not p.endswith(SIDECAR_SUFFIX) and p not in left]
+            lonely = [p for p in data if p + SIDECAR_SUFFIX not in files]
+            expect(
+                not left and not lonely,
+                req="SE-DUR-004",
+                what="leftovers after the restart",
+                actual={"temp files": left, "data files without sidecar": lonely},
+                expected="none",
+            )
+        report = consistency(client.with_token(tokens.service), req="SE-DUR-004")
+        expect(
+            report.get("is_consistent") is True,
+            req="SE-DUR-004",
+            what="consistency report after the restart",
+            actual=report,
+            expected="is_consistent true",
+        )
+        expect_status(client.get("/health/ready"), 200, req="SE-DUR-004", what="readiness after the restart")
+    finally:
+        if view is not None:
+            view.close()
+        lifecycle.stop_se(restarted)

@@ -1,0 +1,147 @@
+"""GET /api/v1/files/{file_id}/download: bytes, headers, ranges and ETag (contract §2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.client import SEClient
+from harness.expect import expect, expect_equal, expect_status
+from suites.support.data import payload, tag
+from suites.support.files import download_path, upload_ok
+from suites.support.http import media_type, parse_disposition
+
+
+@pytest.mark.req("SE-FILE-018")
+@pytest.mark.parametrize("case", ["one-byte", "every-byte-value", "random-300k"])
+def test_download_returns_exact_bytes(api: SEClient, case: str) -> None:
+    content = {"one-byte": b"\x00", "every-byte-value": bytes(range(256)) * 16, "random-300k": payload(300_001)}[case]
+    stored = upload_ok(api, content, req="SE-FILE-018")
+    resp = api.get(download_path(stored.file_id))
+    expect_status(resp, 200, req="SE-FILE-018", what="download")
+    expect(resp.content == content, req="SE-FILE-018", what="download body", resp=resp,
+           expected=f"the {len(content)} uploaded bytes", actual=f"{len(resp.content)} bytes that differ")  # fmt: skip
+
+
+@pytest.mark.req("SE-FILE-019")
+def test_download_content_length(api: SEClient) -> None:
+    stored = upload_ok(api, payload(12_345), req="SE-FILE-019")
+    resp = api.get(download_path(stored.file_id))
+    expect_status(resp, 200, req="SE-FILE-019", what="download")
+    expect_equal(resp.headers.get("content-length"), "12345", req="SE-FILE-019", what="Content-Length", resp=resp)
+
+
+@pytest.mark.req("SE-FILE-020")
+@pytest.mark.parametrize("content_type", ["application/pdf", "image/png", "text/plain", "text/csv; charset=utf-8",
+                                          "application/x-conformance-test"])  # fmt: skip
+def test_download_content_type_is_the_uploads(api: SEClient, content_type: str) -> None:
+    stored = upload_ok(api, req="SE-FILE-020", content_type=content_type)
+    resp = api.get(download_path(stored.file_id))
+    expect_status(resp, 200, req="SE-FILE-020", what="download")
+    got = resp.headers.get("content-type", "")
+    expect_equal(media_type(got), media_type(content_type), req="SE-FILE-020", what="download media type",
+                 resp=resp)  # fmt: skip
+    if ";" in content_type:
+        sent_params = {p.strip().lower().replace('"', "") for p in content_type.split(";")[1:]}
+        got_params = {p.strip().lower().replace('"', "") for p in got.split(";")[1:]}
+        expect(sent_params <= got_params, req="SE-FILE-020", what="download Content-Type parameters",
+               expected=f"the parameters sent: {content_type}", actual=got, resp=resp)  # fmt: skip
+
+
+@pytest.mark.req("SE-FILE-021")
+def test_content_disposition_attachment_with_name(api: SEClient) -> None:
+    name = f"report-{tag()}.pdf"
+    stored = upload_ok(api, req="SE-FILE-021", filename=name, content_type="application/pdf")
+    resp = api.get(download_path(stored.file_id))
+    expect_status(resp, 200, req="SE-FILE-021", what="download")
+    header = resp.headers.get("content-disposition")
+    expect(header is not None, req="SE-FILE-021", what="Content-Disposition", expected="present", resp=resp)
+    disposition = parse_disposition(header or "")
+    expect_equal(disposition.type, "attachment", req="SE-FILE-021", what="Content-Disposition type", resp=resp)
+    expect_equal(disposition.filename, name, req="SE-FILE-021", what="Content-Disposition filename", resp=resp)
+
+
+@pytest.mark.req("SE-FILE-022")
+@pytest.mark.parametrize("stem", ["Größenübersicht", "отчёт", "報告書", "emoji-🎉", "café crème"])
+def test_non_ascii_name_through_filename_star(api: SEClient, stem: str) -> None:
+    name = f"{stem}-{tag()}.txt"
+    stored = upload_ok(api, req="SE-FILE-022", filename=name, content_type="text/plain")
+    resp = api.get(download_path(stored.file_id))
+    expect_status(resp, 200, req="SE-FILE-022", what="download")
+    disposition = parse_disposition(resp.headers.get("content-disposition", ""))
+    expect(disposition.ext_error is None, req="SE-FILE-022", what="Content-Disposition filename* is RFC 8187",
+           expected="charset'lang'percent-encoded", actual=disposition.ext_error, resp=resp)  # fmt: skip
+    expect_equal(disposition.params.get("filename*"), name, req="SE-FILE-022",
+                 what="Content-Disposition filename* (decoded)", resp=resp)  # fmt: skip
+
+
+# -- optional: range --------------------------------------------------------------------------------
+
+
+@pytest.mark.req("SE-FILE-023")
+@pytest.mark.capability("range")
+def test_accept_ranges_bytes(api: SEClient) -> None:
+    stored = upload_ok(api, payload(1000), req="SE-FILE-023")
+    resp = api.get(download_path(stored.file_id))
+    expect_status(resp, 200, req="SE-FILE-023", what="download")
+    expect_equal(resp.headers.get("accept-ranges"), "bytes", req="SE-FILE-023", what="Accept-Ranges", resp=resp)
+
+
+RANGES = {  # Range header → (first, last) byte of a 1000-byte file
+    "bytes=0-0": (0, 0),
+    "bytes=10-99": (10, 99),
+    "bytes=900-": (900, 999),
+    "bytes=-100": (900, 999),
+    "bytes=990-5000": (990, 999),
+}
+
+
+@pytest.mark.req("SE-FILE-024")
+@pytest.mark.capability("range")
+@pytest.mark.parametrize("spec", list(RANGES))
+def test_single_range_is_206(api: SEClient, spec: str) -> None:
+    content = payload(1000)
+    stored = upload_ok(api, content, req="SE-FILE-024")
+    resp = api.get(download_path(stored.file_id), headers={"Range": spec})
+    expect_status(resp, 206, req="SE-FILE-024", what=f"download with Range: {spec}")
+    first, last = RANGES[spec]
+    expect_equal(resp.headers.get("content-range"), f"bytes {first}-{last}/1000", req="SE-FILE-024",
+                 what="Content-Range", resp=resp)  # fmt: skip
+    expect(resp.content == content[first : last + 1], req="SE-FILE-024", what="the range's bytes",
+           expected=f"bytes {first}..{last} of the upload", actual=f"{len(resp.content)} other bytes",
+           resp=resp)  # fmt: skip
+
+
+@pytest.mark.req("SE-FILE-025")
+@pytest.mark.capability("range")
+@pytest.mark.parametrize("spec", ["bytes=1000-", "bytes=5000-6000"])
+def test_unsatisfiable_range_is_416(api: SEClient, spec: str) -> None:
+    stored = upload_ok(api, payload(1000), req="SE-FILE-025")
+    resp = api.get(download_path(stored.file_id), headers={"Range": spec})
+    expect_status(resp, 416, req="SE-FILE-025", what=f"download with Range: {spec} (file of 1000 bytes)")
+
+
+# -- optional: etag ---------------------------------------------------------------------------------
+
+
+@pytest.mark.req("SE-FILE-026")
+@pytest.mark.capability("etag")
+def test_etag_is_quoted_sha256(api: SEClient) -> None:
+    stored = upload_ok(api, req="SE-FILE-026")
+    resp = api.get(download_path(stored.file_id))
+    expect_status(resp, 200, req="SE-FILE-026", what="download")
+    expect_equal(resp.headers.get("etag"), f'"{stored.response.get("checksum")}"', req="SE-FILE-026",
+                 what="ETag", resp=resp)  # fmt: skip
+
+
+@pytest.mark.req("SE-FILE-027")
+@pytest.mark.capability("etag")
+def test_if_none_match(api: SEClient) -> None:
+    stored = upload_ok(api, req="SE-FILE-027")
+    etag = f'"{stored.response.get("checksum")}"'
+    resp = api.get(download_path(stored.file_id), headers={"If-None-Match": etag})
+    expect_status(resp, 304, req="SE-FILE-027", what="download with If-None-Match: <its ETag>")
+    expect_equal(resp.content, b"", req="SE-FILE-027", what="304 body", resp=resp)
+    other = api.get(download_path(stored.file_id), headers={"If-None-Match": f'"{"0" * 64}"'})
+    expect_status(other, 200, req="SE-FILE-027", what="download with If-None-Match: <another ETag>")
+    expect(other.content == stored.content, req="SE-FILE-027", what="the bytes after a non-matching ETag",
+           expected="the uploaded bytes", resp=other)  # fmt: skip

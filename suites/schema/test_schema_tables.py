@@ -1,0 +1,526 @@
+"""Contract §5: the SE's tables, columns, keys and indexes, all under its prefix.
+
+Column, key and index checks read the worker's main SE through the ``db`` view (exact table names).
+What needs a clean database — "exactly these tables", "nothing outside the prefix", two prefixes side by
+side — uses a private PostgreSQL with two fresh SEs, shared by this module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from harness.dbview import DbView
+from harness.expect import expect, expect_equal, expect_json, expect_status, fail
+from harness.targets.base import PostgresHandle, SEHandle, Target
+from suites.support.data import new_uuid
+from suites.support.files import get_meta, upload_ok
+from suites.support.inspect import (
+    as_utc,
+    carries_prefix,
+    key_columns,
+    relations,
+    unique_sub,
+    user_types_and_functions,
+)
+
+TIMESTAMP_TYPES = frozenset({"timestamp with time zone", "timestamp without time zone"})
+ANY = None
+# column -> (allowed information_schema data types, character_maximum_length or None)
+FILES_COLUMNS: dict[str, tuple[frozenset[str] | None, int | None]] = {
+    "file_id": (frozenset({"uuid"}), None),
+    "original_filename": (frozenset({"character varying"}), 500),
+    "storage_filename": (frozenset({"character varying"}), 500),
+    "file_size": (frozenset({"bigint"}), None),
+    "content_type": (frozenset({"character varying"}), 255),
+    "created_at": (TIMESTAMP_TYPES, None),
+    "updated_at": (TIMESTAMP_TYPES, None),
+    "cache_updated_at": (frozenset({"timestamp with time zone"}), None),
+    "cache_ttl_hours": (frozenset({"integer"}), None),
+    "created_by_id": (ANY, None),
+    "created_by_username": (frozenset({"character varying"}), 255),
+    "created_by_fullname": (frozenset({"character varying"}), 500),
+    "description": (frozenset({"text"}), None),
+    "version": (frozenset({"character varying"}), 50),
+    "storage_path": (frozenset({"character varying"}), 1000),
+    "checksum": (frozenset({"character varying"}), 64),
+    "search_vector": (frozenset({"tsvector"}), None),
+    "metadata_json": (frozenset({"jsonb"}), None),
+}
+FILES_NULLABLE = ("created_by_fullname", "description", "version", "search_vector", "metadata_json")
+FILES_NOT_NULL = (
+    "file_id",
+    "original_filename",
+    "storage_filename",
+    "file_size",
+    "content_type",
+    "created_at",
+    "updated_at",
+    "cache_updated_at",
+    "cache_ttl_hours",
+    "created_by_username",
+    "storage_path",
+    "checksum",
+)
+WAL_COLUMNS: dict[str, tuple[frozenset[str] | None, int | None]] = {
+    "transaction_id": (frozenset({"uuid"}), None),
+    "operation_type": (frozenset({"character varying"}), 50),
+    "status": (frozenset({"character varying"}), 20),
+    "file_id": (frozenset({"uuid"}), None),
+    "operation_data": (frozenset({"jsonb"}), None),
+    "error_message": (frozenset({"text"}), None),
+    "started_at": (TIMESTAMP_TYPES, None),
+    "completed_at": (TIMESTAMP_TYPES, None),
+    "duration_ms": (frozenset({"integer"}), None),
+    "user_id": (frozenset({"character varying"}), 255),
+}
+
+
+def _column_problems(
+    db: DbView, table: str, spec: dict[str, tuple[frozenset[str] | None, int | None]]
+) -> list[str]:
+    cols = db.columns(table)
+    problems = []
+    for name, (types, length) in spec.items():
+        col = cols.get(name)
+        if col is None:
+            problems.append(f"{name}: missing")
+            continue
+        if types is not None and col.data_type not in types:
+            problems.append(f"{name}: type {col.data_type}, expected {' or '.join(sorted(types))}")
+        if length is not None and col.max_length != length:
+            problems.append(f"{name}: length {col.max_length}, expected {length}")
+    return problems
+
+
+# -- the main SE's tables --------------------------------------------------------------------------
+@pytest.mark.req("SE-DB-004")
+def test_files_columns_types_and_lengths(db: DbView) -> None:
+    table = db.table("files")
+    problems = _column_problems(db, table, FILES_COLUMNS)
+    expect(
+        not problems,
+        req="SE-DB-004",
+        what=f"columns of {table}",
+        actual=problems,
+        expected="the columns, types and lengths of contract §5",
+    )
+
+
+@pytest.mark.req("SE-DB-005")
+def test_files_nullability(db: DbView) -> None:
+    table = db.table("files")
+    cols = db.columns(table)
+    problems = [
+        f"{n}: NOT NULL, expected nullable" for n in FILES_NULLABLE if n in cols and not cols[n].nullable
+    ]
+    problems += [
+        f"{n}: nullable, expected NOT NULL" for n in FILES_NOT_NULL if n in cols and cols[n].nullable
+    ]
+    problems += [f"{n}: missing" for n in (*FILES_NULLABLE, *FILES_NOT_NULL) if n not in cols]
+    expect(
+        not problems,
+        req="SE-DB-005",
+        what=f"nullability of {table}",
+        actual=problems,
+        expected=f"nullable: {', '.join(FILES_NULLABLE)}; every other typed column NOT NULL",
+    )
+
+
+@pytest.mark.req("SE-DB-006")
+def test_files_primary_key(db: DbView) -> None:
+    table = db.table("files")
+    expect_equal(
+        key_columns(db, table, primary=True),
+        [["file_id"]],
+        req="SE-DB-006",
+        what=f"primary key columns of {table}",
+    )
+
+
+@pytest.mark.req("SE-DB-007")
+def test_storage_filename_unique(db: DbView) -> None:
+    table = db.table("files")
+    uniques = key_columns(db, table, primary=False)
+    expect(
+        ["storage_filename"] in uniques,
+        req="SE-DB-007",
+        what=f"unique keys of {table}",
+        actual=uniques,
+        expected="a unique constraint/index on exactly (storage_filename)",
+    )
+
+
+@pytest.mark.req("SE-DB-008")
+def test_cache_ttl_hours_default_24(db: DbView, api: Any) -> None:
+    table = db.table("files")
+    col = db.columns(table).get("cache_ttl_hours")
+    expect(
+        col is not None, req="SE-DB-008", what=f"{table}.cache_ttl_hours", expected="the column", actual=None
+    )
+    assert col is not None
+    default = (col.default or "").strip().strip("()").split("::")[0].strip("'")
+    expect_equal(default, "24", req="SE-DB-008", what=f"database default of {table}.cache_ttl_hours")
+    body = upload_ok(api, b"ttl", req="SE-DB-008", filename="ttl.txt", content_type="text/plain")
+    row = db.file_row(body.file_id)
+    expect(
+        row is not None and row.get("cache_ttl_hours") == 24,
+        req="SE-DB-008",
+        what="cache_ttl_hours of a fresh row",
+        actual=row and row.get("cache_ttl_hours"),
+        expected=24,
+    )
+
+
+def _gin_on(db: DbView, column: str) -> list[str]:
+    pattern = re.compile(rf"USING gin \(\s*\"?{column}\"?[\s),]", re.IGNORECASE)
+    return [ix.name for ix in db.indexes(db.table("files")) if pattern.search(ix.definition)]
+
+
+@pytest.mark.req("SE-DB-009")
+def test_gin_index_on_metadata_json(db: DbView) -> None:
+    defs = [ix.definition for ix in db.indexes(db.table("files"))]
+    expect(
+        _gin_on(db, "metadata_json"),
+        req="SE-DB-009",
+        what="GIN index on metadata_json",
+        actual=defs,
+        expected="an index USING gin (metadata_json)",
+    )
+
+
+@pytest.mark.req("SE-DB-010")
+def test_gin_index_on_search_vector(db: DbView) -> None:
+    defs = [ix.definition for ix in db.indexes(db.table("files"))]
+    expect(
+        _gin_on(db, "search_vector"),
+        req="SE-DB-010",
+        what="GIN index on search_vector",
+        actual=defs,
+        expected="an index USING gin (search_vector)",
+    )
+
+
+@pytest.mark.req("SE-DB-011")
+def test_index_names_carry_prefix(db: DbView) -> None:
+    names = [ix.name for t in ("files", "wal", "config", "alembic_version") for ix in db.indexes(db.table(t))]
+    bad = [n for n in names if not carries_prefix(n, db.prefix)]
+    expect(
+        names and not bad,
+        req="SE-DB-011",
+        what="index names without the prefix",
+        actual=bad or names,
+        expected=f"every index name starts with {db.prefix}_ or contains _{db.prefix}_",
+    )
+
+
+@pytest.mark.req("SE-DB-012")
+def test_wal_columns_types_and_lengths(db: DbView) -> None:
+    table = db.table("wal")
+    problems = _column_problems(db, table, WAL_COLUMNS)
+    expect(
+        not problems,
+        req="SE-DB-012",
+        what=f"columns of {table}",
+        actual=problems,
+        expected="the columns, types and lengths of contract §5",
+    )
+
+
+@pytest.mark.req("SE-DB-013")
+def test_wal_primary_key(db: DbView) -> None:
+    table = db.table("wal")
+    expect_equal(
+        key_columns(db, table, primary=True),
+        [["transaction_id"]],
+        req="SE-DB-013",
+        what=f"primary key columns of {table}",
+    )
+
+
+@pytest.mark.req("SE-DB-014")
+def test_config_singleton_row(db: DbView) -> None:
+    rows = db.config_rows()
+    expect_equal(len(rows), 1, req="SE-DB-014", what=f"rows in {db.table('config')}")
+
+
+@pytest.mark.req("SE-DB-015")
+def test_config_records_mode(db: DbView, se: SEHandle) -> None:
+    rows = db.config_rows()
+    values = [str(v).lower() for row in rows for v in row.values() if isinstance(v, str)]
+    expect(
+        se.mode.lower() in values,
+        req="SE-DB-015",
+        what=f"{db.table('config')} row",
+        actual=rows,
+        expected=f"a column holding the current mode {se.mode!r}",
+    )
+
+
+@pytest.mark.req("SE-DB-003")
+def test_alembic_version_table(db: DbView) -> None:
+    table = db.table("alembic_version")
+    expect(
+        table in db.prefixed_tables(),
+        req="SE-DB-003",
+        what="migration version table",
+        actual=None,
+        expected=f"a table {table}",
+    )
+    rows = db.query(f'SELECT * FROM "{table}"')
+    expect(
+        len(rows) == 1 and rows[0].get("version_num"),
+        req="SE-DB-003",
+        what=f"rows of {table}",
+        actual=rows,
+        expected="exactly one row with a version_num",
+    )
+
+
+# -- rows against the API --------------------------------------------------------------------------
+@pytest.mark.req("SE-DB-016")
+def test_one_row_per_stored_file(db: DbView, api: Any, tokens: Any) -> None:
+    req = "SE-DB-016"
+    first = upload_ok(api, b"row one", req=req, filename="row1.txt", content_type="text/plain")
+    second = upload_ok(api, b"row two", req=req, filename="row2.txt", content_type="text/plain")
+    for body in (first, second):
+        count = db.scalar(
+            f'SELECT count(*) FROM "{db.table("files")}" WHERE file_id::text = :f', f=body.file_id
+        )
+        expect_equal(count, 1, req=req, what=f"{db.table('files')} rows for uploaded {body.file_id}")
+    resp = api.with_token(tokens.operator).delete(f"/api/v1/files/{first.file_id}")
+    expect_status(resp, 204, req=req, what="DELETE (arrangement)")
+    expect(
+        db.file_row(first.file_id) is None,
+        req=req,
+        what="row after DELETE",
+        resp=resp,
+        actual=db.file_row(first.file_id),
+        expected="no row",
+    )
+    resp = api.with_token(tokens.service).delete(
+        f"/api/v1/gc/{second.file_id}", json={"reason": "conformance"}
+    )
+    expect_status(resp, 200, req=req, what="GC delete (arrangement)")
+    expect(
+        db.file_row(second.file_id) is None,
+        req=req,
+        what="row after GC delete",
+        resp=resp,
+        actual=db.file_row(second.file_id),
+        expected="no row",
+    )
+
+
+def _row_vs_api(row: dict[str, Any], meta: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    diff = {}
+    for name in fields:
+        got, want = row.get(name), meta.get(name)
+        if name in ("created_at", "updated_at"):
+            if as_utc(got) != as_utc(want):
+                diff[name] = {"row": str(got), "api": want}
+        elif got != want:
+            diff[name] = {"row": got, "api": want}
+    return diff
+
+
+@pytest.mark.req("SE-DB-017", "SE-DB-018")
+def test_row_matches_api(db: DbView, api: Any, tokens: Any) -> None:
+    client = api.with_token(tokens.mint(role="user", sub=unique_sub("row"), name="row_owner"))
+    body = upload_ok(
+        client,
+        b"row matches api",
+        req="SE-DB-017",
+        filename="Row Match.txt",
+        content_type="text/plain",
+        description="first",
+        version="1.0",
+        custom_attributes={"k": "v"},
+    )
+    fid = body.file_id
+    extra = (
+        "original_filename",
+        "content_type",
+        "description",
+        "version",
+        "created_by_username",
+        "created_by_fullname",
+        "cache_ttl_hours",
+        "created_at",
+        "updated_at",
+    )
+    for stage in ("after upload", "after PATCH"):
+        meta = get_meta(client, fid, req="SE-DB-017")
+        row = db.file_row(fid)
+        if row is None:
+            fail("SE-DB-017", f"no {db.table('files')} row {stage}", expected="one row", actual=None)
+        assert row is not None
+        core = _row_vs_api(row, meta, ("file_size", "checksum", "storage_path", "storage_filename"))
+        expect(not core, req="SE-DB-017", what=f"row vs API {stage}", actual=core, expected="equal values")
+        others = _row_vs_api(row, meta, extra)
+        expect(
+            not others, req="SE-DB-018", what=f"row vs API {stage}", actual=others, expected="equal values"
+        )
+        if stage == "after upload":
+            resp = client.patch(f"/api/v1/files/{fid}", json={"description": "second", "version": "2.0"})
+            expect_status(resp, 200, req="SE-DB-018", what="PATCH (arrangement)")
+
+
+# -- a private database: exactly these tables, nothing outside the prefix, isolation ----------------
+@dataclass
+class PrivatePair:
+    pg: PostgresHandle
+    a: SEHandle
+    b: SEHandle
+    view_a: DbView
+    view_b: DbView
+    before: dict[str, str]
+    after_a: dict[str, str]
+    after_b: dict[str, str]
+    extras_before: set[str]
+    extras_after_a: set[str]
+    extras_after_b: set[str]
+
+
+@pytest.fixture(scope="module")
+def private_pair(se_target: Target, se: SEHandle) -> Iterator[PrivatePair]:
+    """A PostgreSQL of this module's own; two SEs with prefixes <main>_sa and <main>_sb started on it."""
+    lifecycle = se_target.lifecycle
+    if lifecycle is None:
+        pytest.skip(f"unsupported: the {se_target.kind} target cannot start SEs")
+    pg = lifecycle.private_database()
+    started: list[SEHandle] = []
+    views: list[DbView] = []
+    try:
+        probe = DbView(pg.info, "probe")
+        views.append(probe)
+        before, extras_before = relations(probe), user_types_and_functions(probe)
+        a = lifecycle.start_se(prefix=f"{se.prefix}_sa", database=pg.info)
+        started.append(a)
+        after_a, extras_after_a = relations(probe), user_types_and_functions(probe)
+        b = lifecycle.start_se(prefix=f"{se.prefix}_sb", database=pg.info)
+        started.append(b)
+        after_b, extras_after_b = relations(probe), user_types_and_functions(probe)
+        view_a, view_b = DbView(pg.info, a.prefix), DbView(pg.info, b.prefix)
+        views += [view_a, view_b]
+        yield PrivatePair(
+            pg, a, b, view_a, view_b, before, after_a, after_b, extras_before, extras_after_a, extras_after_b
+        )
+    finally:
+        for handle in started:
+            lifecycle.stop_se(handle)
+        for view in views:
+            view.close()
+        pg.destroy()
+
+
+PRIVATE = pytest.mark.needs("db", "lifecycle")
+
+
+@PRIVATE
+@pytest.mark.req("SE-DB-001")
+def test_exactly_the_prefixed_tables(private_pair: PrivatePair) -> None:
+    p = private_pair.a.prefix
+    new_tables = {
+        n for n, kind in private_pair.after_a.items() if kind in "rp" and n not in private_pair.before
+    }
+    required = {f"{p}_files", f"{p}_wal", f"{p}_config"}
+    allowed = required | {f"{p}_alembic_version"}
+    missing = sorted(required - new_tables)
+    extra = sorted(t for t in new_tables if t.startswith(p + "_") and t not in allowed)
+    expect(
+        not missing and not extra,
+        req="SE-DB-001",
+        what=f"tables created by an SE with prefix {p}",
+        actual={"missing": missing, "unexpected": extra, "created": sorted(new_tables)},
+        expected=f"{sorted(required)} (+ {p}_alembic_version) and nothing else",
+    )
+
+
+@PRIVATE
+@pytest.mark.req("SE-DB-002")
+def test_nothing_outside_the_prefix(private_pair: PrivatePair) -> None:
+    stray: list[str] = []
+    steps = (
+        (private_pair.a.prefix, private_pair.before, private_pair.after_a),
+        (private_pair.b.prefix, private_pair.after_a, private_pair.after_b),
+    )
+    for prefix, before, after in steps:
+        for name, kind in sorted(after.items()):
+            if name in before:
+                continue
+            ok = carries_prefix(name, prefix) if kind in "iI" else name.startswith(prefix + "_")
+            if not ok:
+                stray.append(f"{name} (relkind {kind}) created by the SE with prefix {prefix}")
+    expect(
+        not stray,
+        req="SE-DB-002",
+        what="relations created outside the prefix",
+        actual=stray,
+        expected="every new table, view, sequence named <prefix>_…, every index carrying the prefix",
+    )
+
+
+@PRIVATE
+@pytest.mark.req("SE-DB-020")
+def test_types_and_functions_carry_the_prefix(private_pair: PrivatePair) -> None:
+    stray = []
+    steps = (
+        (private_pair.a.prefix, private_pair.extras_before, private_pair.extras_after_a),
+        (private_pair.b.prefix, private_pair.extras_after_a, private_pair.extras_after_b),
+    )
+    for prefix, before, after in steps:
+        stray += [
+            f"{name} (SE {prefix})"
+            for name in sorted(after - before)
+            if not name.split(" ", 1)[1].startswith(prefix + "_")
+        ]
+    expect(
+        not stray,
+        req="SE-DB-020",
+        what="types/functions without the prefix",
+        actual=stray,
+        expected="every user-defined type and function named <prefix>_…",
+    )
+
+
+@PRIVATE
+@pytest.mark.req("SE-DB-019")
+def test_two_prefixes_in_one_database_are_isolated(
+    private_pair: PrivatePair, client_for: Any, tokens: Any
+) -> None:
+    req = "SE-DB-019"
+    sub = unique_sub("iso")
+    a = client_for(private_pair.a, tokens.mint(role="user", sub=sub))
+    b = client_for(private_pair.b, tokens.mint(role="user", sub=sub))
+    fid = new_uuid()
+    upload_ok(a, b"stored on A only", req=req, filename="iso.txt", content_type="text/plain", file_id=fid)
+    for path in (f"/api/v1/files/{fid}", f"/api/v1/files/{fid}/download"):
+        expect_status(b.get(path), 404, req=req, what=f"{path} on the other SE")
+    listed = b.get("/api/v1/files", params={"limit": 100})
+    expect_status(listed, 200, req=req, what="list on the other SE")
+    ids = [f.get("file_id") for f in expect_json(listed, req=req).get("files", [])]
+    expect(fid not in ids, req=req, what="list of the other SE", resp=listed, expected=f"no {fid}")
+    va, vb = private_pair.view_a, private_pair.view_b
+    expect(va.file_row(fid) is not None, req=req, what=f"row in {va.table('files')}", expected="present")
+    expect(
+        vb.file_row(fid) is None,
+        req=req,
+        what=f"row in {vb.table('files')}",
+        expected="absent",
+        actual=vb.file_row(fid),
+    )
+    expect(va.wal_rows(fid), req=req, what=f"WAL rows in {va.table('wal')}", expected="present", actual=[])
+    expect_equal(vb.wal_rows(fid), [], req=req, what=f"WAL rows in {vb.table('wal')}")
+    # The same caller-chosen id is free on the other SE: B never sees A's file.
+    resp = b.upload(b"stored on B too", filename="iso.txt", content_type="text/plain", file_id=fid)
+    expect_status(resp, 201, req=req, what="upload of the same file_id to the other SE")
+    resp = b.with_token(tokens.operator).delete(f"/api/v1/files/{fid}")
+    expect_status(resp, 204, req=req, what="DELETE on the other SE")
+    download = a.get(f"/api/v1/files/{fid}/download")
+    expect_status(download, 200, req=req, what="download on the first SE after the other deleted its copy")
+    expect_equal(download.content, b"stored on A only", req=req, what="bytes on the first SE", resp=download)

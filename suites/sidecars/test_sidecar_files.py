@@ -1,0 +1,402 @@
+"""Contract §7: data files and attribute sidecars on disk, read through the storage view.
+
+Layout: ``<base>/<YYYY>/<MM>/<DD>/<HH>/<storage_filename>`` (UTC hour of created_at) and the sidecar at
+the same path + ``.attr.json``, Template Schema v2.0, at most 4096 bytes, written atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+
+from harness.client import SEClient
+from harness.errors import HarnessError
+from harness.expect import expect, expect_equal, expect_json, expect_status, fail
+from harness.storage_view import StorageView
+from harness.tokens import TokenFactory
+from suites.support.data import new_uuid, payload, sha256_hex
+from suites.support.files import Stored, get_meta, upload_ok
+from suites.support.http import quoted_filename, raw_multipart
+from suites.support.inspect import (
+    SIDECAR_FIELDS,
+    SIDECAR_MAX_BYTES,
+    SIDECAR_SUFFIX,
+    STORAGE_FILENAME_MAX,
+    as_utc,
+    files_mentioning,
+    locate_data,
+    plant_copy,
+    rebuild,
+    same_value,
+    schema_errors,
+    sidecar_of,
+    temp_files,
+)
+
+RICH = {
+    "filename": "Отчёт-データ 2024.pdf",
+    "content_type": "application/pdf",
+    "description": 'Quarterly "figures" — ünïcødé',
+    "version": "1.2.3-rc1",
+    "custom_attributes": {
+        "project": "ArtStore",
+        "tags": ["a", "b"],
+        "nested": {"n": 1, "ok": True, "none": None},
+    },
+}
+OVERSIZED = {"blob": "x" * 6000}
+REFUSALS = (400, 413, 422)
+
+
+def _upload(
+    api: SEClient, req: str, content: bytes | None = None, **fields: Any
+) -> tuple[Stored, dict[str, Any]]:
+    stored = upload_ok(api, payload(2048) if content is None else content, req=req, **fields)
+    return stored, get_meta(api, stored.file_id, req=req)
+
+
+def _sidecar_vs_meta(doc: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    problems: dict[str, Any] = {}
+    for name in SIDECAR_FIELDS:
+        if name not in doc:
+            problems[name] = "missing from the sidecar"
+        elif not same_value(name, doc[name], meta.get(name)):
+            problems[name] = {"sidecar": doc[name], "api": meta.get(name)}
+    return problems
+
+
+@pytest.mark.req("SE-SIDECAR-001", "SE-SIDECAR-002", "SE-SIDECAR-003")
+def test_data_file_and_sidecar_at_utc_hour_path(api: SEClient, storage: StorageView) -> None:
+    content = payload(5000)
+    stored, meta = _upload(api, "SE-SIDECAR-001", content, filename="layout.bin")
+    rel = locate_data(storage, meta, "SE-SIDECAR-001")
+    expect(
+        storage.exists(rel + SIDECAR_SUFFIX),
+        req="SE-SIDECAR-002",
+        what="sidecar next to the data file",
+        expected=rel + SIDECAR_SUFFIX,
+        actual=files_mentioning(storage, stored.file_id),
+    )
+    on_disk = storage.read_bytes(rel)
+    expect(
+        on_disk == content,
+        req="SE-SIDECAR-003",
+        what=f"bytes of {rel}",
+        expected=f"the {len(content)} uploaded bytes (sha256 {sha256_hex(content)})",
+        actual=f"{len(on_disk)} bytes, sha256 {sha256_hex(on_disk)}",
+    )
+
+
+@pytest.mark.req("SE-SIDECAR-004", "SE-SIDECAR-005")
+def test_sidecar_is_valid_v2_within_4096_bytes(
+    api: SEClient, storage: StorageView, sidecar_v2_schema: dict[str, Any]
+) -> None:
+    _, meta = _upload(api, "SE-SIDECAR-004", **RICH)
+    rel, raw, doc = sidecar_of(storage, meta, "SE-SIDECAR-004")
+    errors = schema_errors(sidecar_v2_schema, doc)
+    expect(
+        not errors,
+        req="SE-SIDECAR-004",
+        what=f"{rel} against sidecar-v2.schema.json",
+        actual=errors,
+        expected="valid",
+    )
+    expect_equal(doc.get("schema_version"), "2.0", req="SE-SIDECAR-004", what="schema_version of the sidecar")
+    expect(
+        isinstance(doc.get("custom_attributes"), dict),
+        req="SE-SIDECAR-004",
+        what="custom_attributes of the sidecar",
+        actual=doc.get("custom_attributes"),
+        expected="an object",
+    )
+    expect(
+        len(raw) <= SIDECAR_MAX_BYTES,
+        req="SE-SIDECAR-005",
+        what=f"size of {rel}",
+        actual=len(raw),
+        expected=f"<= {SIDECAR_MAX_BYTES} bytes",
+    )
+
+
+@pytest.mark.req("SE-SIDECAR-007")
+def test_sidecar_equals_metadata(api: SEClient, storage: StorageView) -> None:
+    _, meta = _upload(api, "SE-SIDECAR-007", **RICH)
+    rel, _, doc = sidecar_of(storage, meta, "SE-SIDECAR-007")
+    problems = _sidecar_vs_meta(doc, meta)
+    expect(
+        not problems,
+        req="SE-SIDECAR-007",
+        what=f"{rel} vs GET metadata",
+        actual=problems,
+        expected="equal fields",
+    )
+
+
+@pytest.mark.req("SE-SIDECAR-008", "SE-SIDECAR-004")
+def test_patch_rewritessidecar_of(
+    api: SEClient, storage: StorageView, sidecar_v2_schema: dict[str, Any]
+) -> None:
+    stored, before = _upload(api, "SE-SIDECAR-008", filename="patch.txt", description="old", version="1")
+    change = {"description": "new description", "version": "2", "custom_attributes": {"patched": True}}
+    resp = api.patch(f"/api/v1/files/{stored.file_id}", json=change)
+    expect_status(resp, 200, req="SE-SIDECAR-008", what="PATCH")
+    meta = get_meta(api, stored.file_id, req="SE-SIDECAR-008")
+    rel, _, doc = sidecar_of(storage, meta, "SE-SIDECAR-008")
+    sent = {k: doc.get(k) for k in change}
+    expect_equal(sent, change, req="SE-SIDECAR-008", what=f"patched fields in {rel}", resp=resp)
+    expect(
+        same_value("updated_at", doc.get("updated_at"), meta.get("updated_at"))
+        and not same_value("updated_at", doc.get("updated_at"), before.get("updated_at")),
+        req="SE-SIDECAR-008",
+        what=f"updated_at in {rel}",
+        actual=doc.get("updated_at"),
+        expected=f"the new updated_at {meta.get('updated_at')} (was {before.get('updated_at')})",
+    )
+    problems = _sidecar_vs_meta(doc, meta)
+    expect(
+        not problems,
+        req="SE-SIDECAR-008",
+        what=f"{rel} vs metadata after PATCH",
+        actual=problems,
+        expected="equal",
+    )
+    errors = schema_errors(sidecar_v2_schema, doc)
+    expect(
+        not errors,
+        req="SE-SIDECAR-004",
+        what=f"{rel} after PATCH vs v2 schema",
+        actual=errors,
+        expected="valid",
+    )
+
+
+@pytest.mark.req("SE-SIDECAR-009")
+def test_delete_and_gc_remove_data_file_andsidecar_of(
+    api: SEClient, storage: StorageView, tokens: TokenFactory
+) -> None:
+    req = "SE-SIDECAR-009"
+    for how in ("DELETE", "GC"):
+        stored, meta = _upload(api, req, filename=f"gone-{how.lower()}.bin")
+        rel = locate_data(storage, meta, req)
+        if how == "DELETE":
+            resp = api.with_token(tokens.operator).delete(f"/api/v1/files/{stored.file_id}")
+            expect_status(resp, 204, req=req, what="DELETE")
+        else:
+            resp = api.with_token(tokens.service).delete(
+                f"/api/v1/gc/{stored.file_id}", json={"reason": "conformance"}
+            )
+            expect_status(resp, 200, req=req, what="GC delete")
+        left = [p for p in (rel, rel + SIDECAR_SUFFIX) if storage.exists(p)]
+        left += [p for p in files_mentioning(storage, stored.file_id) if p not in left]
+        expect(not left, req=req, what=f"files left after {how}", resp=resp, actual=left, expected="none")
+
+
+@pytest.mark.req("SE-SIDECAR-010")
+def test_no_temp_file_survives_a_request(api: SEClient, storage: StorageView, tokens: TokenFactory) -> None:
+    req = "SE-SIDECAR-010"
+    stored, _ = _upload(api, req, filename="tmp-check.bin")
+    expect_status(api.patch(f"/api/v1/files/{stored.file_id}", json={"description": "tmp"}), 200, req=req)
+    doomed, _ = _upload(api, req, filename="tmp-doomed.bin")
+    expect_status(api.with_token(tokens.operator).delete(f"/api/v1/files/{doomed.file_id}"), 204, req=req)
+    # The worker's tests run one at a time on its SE: every request to it has been answered.
+    left = temp_files(storage)
+    expect(not left, req=req, what="temp files in the storage path", actual=left, expected="none")
+
+
+@pytest.mark.req("SE-SIDECAR-005")
+def test_large_metadata_never_makes_an_oversizedsidecar_of(api: SEClient, storage: StorageView) -> None:
+    req = "SE-SIDECAR-005"
+    checked = []
+    resp = api.upload(payload(64), filename="big-attrs.bin", custom_attributes=OVERSIZED)
+    if resp.status_code == 201:
+        meta = get_meta(api, expect_json(resp, req=req)["file_id"], req=req)
+        checked.append((meta, resp))
+    small, _ = _upload(api, req, filename="big-patch.bin")
+    resp = api.patch(f"/api/v1/files/{small.file_id}", json={"description": "d" * 6000})
+    if resp.status_code == 200:
+        checked.append((get_meta(api, small.file_id, req=req), resp))
+    for meta, answer in checked:
+        rel, raw, _ = sidecar_of(storage, meta, req)
+        expect(
+            len(raw) <= SIDECAR_MAX_BYTES,
+            req=req,
+            what=f"size of {rel} after accepting oversized metadata",
+            resp=answer,
+            actual=len(raw),
+            expected=f"<= {SIDECAR_MAX_BYTES} bytes (or refuse the request)",
+        )
+
+
+@pytest.mark.req("SE-SIDECAR-006")
+def test_oversized_metadata_is_refused(api: SEClient) -> None:
+    req = "SE-SIDECAR-006"
+    stored = upload_ok(api, payload(64), req=req, filename="patch-target.bin", description="kept")
+    fid = new_uuid()
+    resp = api.upload(payload(64), filename="big-attrs.bin", custom_attributes=OVERSIZED, file_id=fid)
+    expect_status(resp, REFUSALS, req=req, what="upload whose sidecar would exceed 4096 bytes")
+    expect_status(api.get(f"/api/v1/files/{fid}"), 404, req=req, what="the refused upload afterwards")
+    resp = api.patch(f"/api/v1/files/{stored.file_id}", json={"description": "d" * 6000})
+    expect_status(resp, REFUSALS, req=req, what="PATCH whose sidecar would exceed 4096 bytes")
+    meta = get_meta(api, stored.file_id, req=req)
+    expect_equal(
+        meta.get("description"), "kept", req=req, what="description after the refused PATCH", resp=resp
+    )
+
+
+@pytest.mark.req("SE-SIDECAR-011")
+def test_storage_filename_pattern(api: SEClient, tokens: TokenFactory) -> None:
+    req = "SE-SIDECAR-011"
+    client = api.with_token(tokens.mint(role="user", name="pattern_user"))
+    _, meta = _upload(client, req, filename="report.txt", content_type="text/plain")
+    name = str(meta.get("storage_filename"))
+    pattern = rf"^report_pattern_user_(\d{{8}}T\d{{6}})_{re.escape(meta['file_id'])}\.txt$"
+    match = re.match(pattern, name)
+    if match is None:
+        fail(
+            req,
+            "storage_filename",
+            expected=f"report_pattern_user_<YYYYMMDDTHHMMSS>_{meta['file_id']}.txt",
+            actual=name,
+        )
+    assert match is not None
+    stamp = dt.datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
+    created = as_utc(meta.get("created_at"))
+    expect(
+        created is not None and abs((stamp - created).total_seconds()) <= 2,
+        req=req,
+        what="timestamp in storage_filename vs created_at (UTC)",
+        actual=(match.group(1), meta.get("created_at")),
+        expected="within 2 s",
+    )
+
+
+@pytest.mark.req("SE-SIDECAR-012", "SE-SIDECAR-013")
+def test_long_original_filename_gives_short_storage_filename(api: SEClient, storage: StorageView) -> None:
+    original = "long-" + "n" * 300 + ".txt"
+    stored, meta = _upload(api, "SE-SIDECAR-012", filename=original, content_type="text/plain")
+    name = str(meta.get("storage_filename"))
+    expect(
+        len(name) <= STORAGE_FILENAME_MAX and stored.file_id in name,
+        req="SE-SIDECAR-012",
+        what="storage_filename of a 309-character original name",
+        actual=f"{len(name)} characters: {name}",
+        expected=f"<= {STORAGE_FILENAME_MAX} characters, containing the file_id",
+    )
+    expect_equal(meta.get("original_filename"), original, req="SE-SIDECAR-012", what="original_filename kept")
+    locate_data(storage, meta, "SE-SIDECAR-013")
+
+
+HOSTILE = (
+    "../../../etc/passwd",
+    "..",
+    "dir/sub\\evil.txt",
+    "line\r\nbreak.txt",
+    "tab\tand\x01ctl\x7f.txt",
+    ".hidden",
+    "   ",
+)
+UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+@pytest.mark.req("SE-SIDECAR-013")
+def test_hostile_filenames_give_safe_storage_filenames(api: SEClient, storage: StorageView) -> None:
+    req = "SE-SIDECAR-013"
+    accepted = 0
+    for original in HOSTILE:
+        body, headers = raw_multipart(quoted_filename(original), b"hostile", "text/plain")
+        resp = api.post("/api/v1/files/upload", content=body, headers=headers)
+        if 400 <= resp.status_code < 500:
+            continue  # refusing a hostile name is allowed (files area); nothing stored to inspect
+        expect_status(resp, 201, req=req, what=f"upload named {original!r}")
+        accepted += 1
+        fid = expect_json(resp, req=req)["file_id"]
+        meta = get_meta(api, fid, req=req)
+        name = str(meta.get("storage_filename"))
+        expect(
+            not UNSAFE.search(name) and name not in (".", "..") and fid in name,
+            req=req,
+            what=f"storage_filename for original {original!r}",
+            resp=resp,
+            actual=name,
+            expected="no / \\ or control character, not . or .., containing the file_id",
+        )
+        rel = locate_data(storage, meta, req)
+        strays = [p for p in files_mentioning(storage, fid) if p not in (rel, rel + SIDECAR_SUFFIX)]
+        expect(
+            not strays,
+            req=req,
+            what=f"files of {fid} outside its hour directory",
+            actual=strays,
+            expected="none",
+        )
+    if not accepted:
+        pytest.skip(
+            "inconclusive: every hostile filename was refused with 4xx; no storage_filename to inspect"
+        )
+
+
+@pytest.mark.needs("fs")
+@pytest.mark.req("SE-SIDECAR-014")
+def test_v1_sidecar_is_read_as_v2_with_empty_custom_attributes(
+    spawn_se: Any, client_for: Any, tokens: TokenFactory, sidecar_v1_schema: dict[str, Any]
+) -> None:
+    req = "SE-SIDECAR-014"
+    handle = spawn_se()
+    if handle.storage is None:
+        pytest.skip("unsupported: no storage view of a spawned SE")
+    client = client_for(handle, tokens.user)
+    service = client.with_token(tokens.service)
+    _, template_meta = _upload(
+        client, req, filename="template.txt", content_type="text/plain", description="t"
+    )
+    _, _, template = sidecar_of(handle.storage, template_meta, req)
+    content = b"legacy bytes from a v1 sidecar era\n"
+    planted = plant_copy(
+        handle.storage,
+        template_meta,
+        template,
+        content=content,
+        original_filename="legacy.txt",
+        description="planted v1",
+        version="0.9",
+        v1=True,
+    )
+    doc = {k: v for k, v in planted.items() if not k.startswith("_")}
+    errors = schema_errors(sidecar_v1_schema, doc)
+    if errors:
+        raise HarnessError(
+            "the planted v1 sidecar is not valid against fixtures/schemas/sidecar-v1.schema.json",
+            expected="a v1 sidecar built from the SE's own v2 sidecar minus schema_version/custom_attributes",
+            hint="; ".join(errors),
+        )
+    rebuild(service, "full", req=req)
+    resp = client.get(f"/api/v1/files/{doc['file_id']}")
+    expect_status(resp, 200, req=req, what="metadata of the file of a v1 sidecar after a full rebuild")
+    meta = expect_json(resp, req=req)
+    expect_equal(meta.get("custom_attributes"), {}, req=req, what="custom_attributes of a v1 file", resp=resp)
+    fields = [f for f in SIDECAR_FIELDS if f != "custom_attributes"]
+    diff = {
+        f: {"sidecar": doc.get(f), "api": meta.get(f)}
+        for f in fields
+        if not same_value(f, doc.get(f), meta.get(f))
+    }
+    expect(
+        not diff,
+        req=req,
+        what="metadata of the v1 file vs its sidecar",
+        resp=resp,
+        actual=diff,
+        expected="equal",
+    )
+    download = client.get(f"/api/v1/files/{doc['file_id']}/download")
+    expect_status(download, 200, req=req, what="download of the v1 file")
+    expect(
+        download.content == content,
+        req=req,
+        what="bytes of the v1 file",
+        resp=download,
+        expected="the planted bytes",
+    )

@@ -1,0 +1,128 @@
+"""File operations every area needs: upload and check, read metadata, list, check a file is gone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from harness.client import SEClient
+from harness.expect import expect, expect_json, expect_status
+from suites.support.data import payload, unique_name
+
+FILES = "/api/v1/files"
+UPLOAD = "/api/v1/files/upload"
+GC = "/api/v1/gc"
+CACHE = "/api/v1/cache"
+MAX_LIMIT = 100
+NIL_UUID_LIKE = "00000000-0000-4000-8000-000000000000"
+
+
+def file_path(file_id: str) -> str:
+    return f"{FILES}/{file_id}"
+
+
+def download_path(file_id: str) -> str:
+    return f"{FILES}/{file_id}/download"
+
+
+def gc_path(file_id: str) -> str:
+    return f"{GC}/{file_id}"
+
+
+def gc_exists_path(file_id: str) -> str:
+    return f"{GC}/{file_id}/exists"
+
+
+@dataclass
+class Stored:
+    """A file this test uploaded: what was sent and what came back."""
+
+    file_id: str
+    content: bytes
+    filename: str
+    content_type: str
+    response: dict[str, Any]
+
+
+def upload_ok(
+    api: SEClient,
+    content: bytes | None = None,
+    *,
+    req: str,
+    filename: str | None = None,
+    content_type: str = "application/octet-stream",
+    **fields: Any,
+) -> Stored:
+    """Upload and require 201 with a file_id; the failure names ``req``."""
+    data = payload() if content is None else content
+    name = filename if filename is not None else unique_name()
+    resp = api.upload(data, filename=name, content_type=content_type, **fields)
+    expect_status(resp, 201, req=req, what="upload")
+    body = expect_json(resp, req=req)
+    expect(isinstance(body, dict) and isinstance(body.get("file_id"), str), req=req,
+           what="upload response carries a file_id", expected="a JSON object with a string file_id",
+           resp=resp)  # fmt: skip
+    return Stored(body["file_id"], data, name, content_type, body)
+
+
+def get_meta(api: SEClient, file_id: str, *, req: str, what: str = "metadata") -> dict[str, Any]:
+    resp = api.get(file_path(file_id))
+    expect_status(resp, 200, req=req, what=what)
+    body = expect_json(resp, req=req)
+    expect(isinstance(body, dict), req=req, what=f"{what} is a JSON object", expected="an object", resp=resp)
+    return body  # type: ignore[no-any-return]
+
+
+def list_page(
+    api: SEClient, *, req: str, skip: int = 0, limit: int = MAX_LIMIT
+) -> tuple[dict[str, Any], httpx.Response]:
+    resp = api.get(FILES, params={"skip": skip, "limit": limit})
+    expect_status(resp, 200, req=req, what=f"list skip={skip} limit={limit}")
+    body = expect_json(resp, req=req)
+    expect(isinstance(body, dict) and isinstance(body.get("files"), list), req=req,
+           what="list answers {total, files}", expected="an object with a files list", resp=resp)  # fmt: skip
+    return body, resp
+
+
+def ids_of(listing: dict[str, Any]) -> list[str]:
+    return [entry.get("file_id") for entry in listing["files"] if isinstance(entry, dict)]
+
+
+def newest_ids(api: SEClient, *, req: str) -> list[str]:
+    """The ids of the newest 100 files. A file this test just stored is among them, since each worker
+    has its own SE and its tests run one at a time."""
+    listing, _ = list_page(api, req=req)
+    return ids_of(listing)
+
+
+def expect_present(api: SEClient, stored: Stored, *, req: str, what: str) -> dict[str, Any]:
+    """The file is still there: metadata as uploaded and the exact bytes."""
+    meta = get_meta(api, stored.file_id, req=req, what=f"{what}: metadata")
+    expect(meta.get("checksum") == stored.response.get("checksum") and meta.get("file_size") == len(stored.content),
+           req=req, what=f"{what}: metadata unchanged", expected="checksum and size of the upload",
+           actual={"checksum": meta.get("checksum"), "file_size": meta.get("file_size")})  # fmt: skip
+    resp = api.get(download_path(stored.file_id))
+    expect_status(resp, 200, req=req, what=f"{what}: download")
+    expect(resp.content == stored.content, req=req, what=f"{what}: download returns the stored bytes",
+           expected=f"the {len(stored.content)} uploaded bytes", actual=f"{len(resp.content)} other bytes",
+           resp=resp)  # fmt: skip
+    return meta
+
+
+def expect_gone(api: SEClient, file_id: str, *, req: str, what: str) -> None:
+    """Metadata 404, download 404, and not among the newest files of the list."""
+    expect_status(api.get(file_path(file_id)), 404, req=req, what=f"{what}: metadata afterwards")
+    expect_status(api.get(download_path(file_id)), 404, req=req, what=f"{what}: download afterwards")
+    listed = newest_ids(api, req=req)
+    expect(file_id not in listed, req=req, what=f"{what}: the list still contains the file",
+           expected=f"{file_id} absent from the list", actual="present")  # fmt: skip
+
+
+def total(api: SEClient, *, req: str) -> int:
+    listing, resp = list_page(api, req=req, limit=1)
+    value = listing.get("total")
+    expect(isinstance(value, int), req=req, what="list total is an integer", expected="an integer",
+           actual=value, resp=resp)  # fmt: skip
+    return int(value)

@@ -1,0 +1,331 @@
+"""Helpers of suite part B (schema, wal, sidecars, cache, durability).
+
+Everything here either talks HTTP through an ``SEClient`` or reads through the read-only ``DbView`` and
+the ``StorageView``. ``StorageView.write_bytes``/``remove`` are used only to *arrange* a test (plant a
+sidecar, make an orphan), never to repair what the SE did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.client import SEClient
+from harness.dbview import DbView
+from harness.errors import HarnessError
+from harness.expect import expect_json, expect_status, fail
+from harness.storage_view import StorageView
+from suites.support.data import new_uuid, sha256_hex, tag
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = REPO / "fixtures" / "schemas"
+SIDECAR_SUFFIX = ".attr.json"
+SIDECAR_MAX_BYTES = 4096
+STORAGE_FILENAME_MAX = 200
+# Metadata fields a v2 sidecar carries (contract §2 metadata minus the cache bookkeeping fields).
+SIDECAR_FIELDS = (
+    "file_id",
+    "original_filename",
+    "storage_filename",
+    "file_size",
+    "content_type",
+    "created_at",
+    "updated_at",
+    "created_by_username",
+    "created_by_fullname",
+    "description",
+    "version",
+    "storage_path",
+    "checksum",
+    "custom_attributes",
+)
+TIMESTAMP_FIELDS = frozenset({"created_at", "updated_at", "cache_updated_at"})
+# Fields that legitimately change when the cache is rebuilt or cleaned.
+CACHE_BOOKKEEPING = frozenset({"cache_updated_at", "cache_expired"})
+WAL_TYPES = ("file_create", "file_update", "file_delete")
+WAL_STATUSES = ("pending", "committed", "rolled_back", "failed")
+
+
+# -- small things ----------------------------------------------------------------------------------
+def unique_sub(label: str) -> str:
+    """A token subject nobody else uses, so WAL rows can be matched to one test's requests."""
+    return f"cf-{label}-{tag()}"
+
+
+def as_utc(value: Any) -> dt.datetime | None:
+    """An API/sidecar timestamp (ISO 8601 string) or a DB datetime as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        stamp = value
+    elif isinstance(value, str):
+        try:
+            stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return stamp.astimezone(dt.UTC)
+
+
+def same_value(field: str, a: Any, b: Any) -> bool:
+    if field in TIMESTAMP_FIELDS and a is not None and b is not None:
+        ta, tb = as_utc(a), as_utc(b)
+        if ta is not None and tb is not None:
+            return ta == tb
+    return bool(a == b)
+
+
+def metadata_diff(
+    before: Mapping[str, Any], after: Mapping[str, Any], *, ignore: Iterable[str] = CACHE_BOOKKEEPING
+) -> dict[str, tuple[Any, Any]]:
+    """Fields whose values differ (timestamps compared as instants)."""
+    skip = set(ignore)
+    diff = {}
+    for key in sorted((set(before) | set(after)) - skip):
+        if not same_value(key, before.get(key), after.get(key)):
+            diff[key] = (before.get(key), after.get(key))
+    return diff
+
+
+def hour_dir(created_at: Any) -> str:
+    """``YYYY/MM/DD/HH`` of the UTC hour of ``created_at`` (contract §7)."""
+    stamp = as_utc(created_at)
+    if stamp is None:
+        raise ValueError(f"not a timestamp: {created_at!r}")
+    return stamp.strftime("%Y/%m/%d/%H")
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)
+
+
+# -- HTTP ------------------------------------------------------------------------------------------
+def consistency(service: SEClient, *, req: str) -> dict[str, Any]:
+    resp = service.get("/api/v1/cache/consistency")
+    expect_status(resp, 200, req=req, what="cache consistency report")
+    body = expect_json(resp, req=req)
+    if not isinstance(body, dict):
+        fail(req, "consistency report is not a JSON object", expected="an object", actual=body, resp=resp)
+    return dict(body)
+
+
+def rebuild(service: SEClient, kind: str = "full", *, req: str) -> httpx.Response:
+    path = "/api/v1/cache/rebuild" if kind == "full" else "/api/v1/cache/rebuild/incremental"
+    resp = service.post(path)
+    expect_status(resp, range(200, 300), req=req, what=f"{kind} cache rebuild")
+    return resp
+
+
+# -- storage ---------------------------------------------------------------------------------------
+def find_named(storage: StorageView, name: str) -> list[str]:
+    """Every relative path in the storage whose last component is ``name``."""
+    return [rel for rel in storage.list_files() if rel.rsplit("/", 1)[-1] == name]
+
+
+def files_mentioning(storage: StorageView, text: str) -> list[str]:
+    return [rel for rel in storage.list_files() if text in rel]
+
+
+def temp_files(storage: StorageView) -> list[str]:
+    return [rel for rel in storage.list_files() if ".tmp" in rel.rsplit("/", 1)[-1]]
+
+
+def expected_data_path(meta: Mapping[str, Any]) -> str:
+    return f"{hour_dir(meta['created_at'])}/{meta['storage_filename']}"
+
+
+def read_sidecar(storage: StorageView, rel: str) -> tuple[bytes, Any]:
+    raw = storage.read_bytes(rel)
+    try:
+        return raw, json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return raw, None
+
+
+def locate_data(storage: StorageView, meta: Mapping[str, Any], req: str) -> str:
+    """The data file of ``meta`` at its contract path (contract §7), or a failure naming where it is."""
+    if as_utc(meta.get("created_at")) is None:
+        fail(req, "created_at of the file is not an ISO 8601 date-time", expected="a timestamp", actual=meta)
+    rel = expected_data_path(meta)
+    if not storage.exists(rel):
+        found = find_named(storage, str(meta.get("storage_filename"))) or files_mentioning(
+            storage, meta["file_id"]
+        )
+        fail(
+            req,
+            "data file not at <base>/<YYYY>/<MM>/<DD>/<HH>/<storage_filename> (UTC hour of created_at)",
+            expected=rel,
+            actual=found or "no file of that name anywhere in the storage path",
+        )
+    return rel
+
+
+def sidecar_of(storage: StorageView, meta: Mapping[str, Any], req: str) -> tuple[str, bytes, dict[str, Any]]:
+    """(relative path, raw bytes, parsed document) of the sidecar of ``meta``."""
+    rel = locate_data(storage, meta, req) + SIDECAR_SUFFIX
+    if not storage.exists(rel):
+        fail(
+            req,
+            "sidecar next to the data file",
+            expected=rel,
+            actual=files_mentioning(storage, meta["file_id"]),
+        )
+    raw, doc = read_sidecar(storage, rel)
+    if not isinstance(doc, dict):
+        fail(req, f"sidecar {rel} is not a UTF-8 JSON object", expected="a JSON object", actual=raw[:300])
+    return rel, raw, doc
+
+
+def load_schema(version: int) -> dict[str, Any]:
+    path = SCHEMA_DIR / f"sidecar-v{version}.schema.json"
+    try:
+        return dict(json.loads(path.read_text()))
+    except FileNotFoundError as exc:
+        raise HarnessError(
+            f"sidecar JSON Schema {path} is missing",
+            expected="fixtures/schemas/sidecar-v1.schema.json and sidecar-v2.schema.json in the repository",
+        ) from exc
+
+
+def schema_errors(schema: Mapping[str, Any], document: Any) -> list[str]:
+    from jsonschema.validators import validator_for
+
+    cls = validator_for(schema)
+    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in validator.iter_errors(document)
+    ]
+
+
+def plant_copy(
+    storage: StorageView,
+    template_meta: Mapping[str, Any],
+    template_sidecar: Mapping[str, Any],
+    *,
+    content: bytes,
+    original_filename: str,
+    description: str | None = None,
+    version: str | None = None,
+    custom_attributes: Mapping[str, Any] | None = None,
+    v1: bool = False,
+) -> dict[str, Any]:
+    """Plant a data file and sidecar for a new file_id, modelled on a sidecar the SE itself wrote.
+
+    Every occurrence of the template's file_id (in storage_filename, storage_path, …) becomes the new
+    id; size, checksum, name and the given fields are set. ``v1`` drops ``schema_version`` and
+    ``custom_attributes``. Returns the planted sidecar document (plus ``_data_rel``/``_sidecar_rel``).
+    """
+    old_id = str(template_meta["file_id"])
+    fid = new_uuid()
+    doc = json.loads(json.dumps(template_sidecar).replace(old_id, fid))
+    if fid not in str(doc.get("storage_filename", "")):
+        doc["storage_filename"] = f"planted_{fid}_{doc.get('storage_filename', 'file')}"
+    doc.update(
+        file_id=fid,
+        original_filename=original_filename,
+        file_size=len(content),
+        checksum=sha256_hex(content),
+    )
+    if description is not None:
+        doc["description"] = description
+    if version is not None:
+        doc["version"] = version
+    if v1:
+        doc.pop("schema_version", None)
+        doc.pop("custom_attributes", None)
+    elif custom_attributes is not None:
+        doc["custom_attributes"] = dict(custom_attributes)
+    data_rel = f"{hour_dir(doc['created_at'])}/{doc['storage_filename']}"
+    storage.write_bytes(data_rel, content)
+    storage.write_bytes(data_rel + SIDECAR_SUFFIX, json.dumps(doc, ensure_ascii=False).encode())
+    return {**doc, "_data_rel": data_rel, "_sidecar_rel": data_rel + SIDECAR_SUFFIX}
+
+
+# -- database --------------------------------------------------------------------------------------
+def wal_rows_of(
+    db: DbView, *, file_ids: Iterable[str] = (), subs: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """p_wal rows for any of ``file_ids`` or written by any of ``subs`` (oldest first)."""
+    ids, users = list(file_ids), list(subs)
+    if not ids and not users:
+        return []
+    rows = db.query(
+        f'SELECT * FROM "{db.table("wal")}" '
+        "WHERE file_id::text = ANY(:ids) OR user_id = ANY(:users) ORDER BY started_at, transaction_id",
+        ids=ids,
+        users=users,
+    )
+    return rows
+
+
+def wal_summary(rows: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Short form of WAL rows for failure messages."""
+    return [
+        (
+            str(r.get("file_id")),
+            r.get("operation_type"),
+            r.get("status"),
+            r.get("user_id"),
+            r.get("error_message"),
+        )
+        for r in rows
+    ]
+
+
+def relations(db: DbView) -> dict[str, str]:
+    """name → relkind of every relation outside the system schemas."""
+    rows = db.query(
+        "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
+        "AND c.relkind IN ('r', 'p', 'i', 'I', 'S', 'v', 'm', 'c', 'f')"
+    )
+    return {r["relname"]: r["relkind"] for r in rows}
+
+
+def user_types_and_functions(db: DbView) -> set[str]:
+    """Standalone user-defined types (enum, domain, range, multirange) and functions, by name."""
+    types = db.query(
+        "SELECT t.typname AS name FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
+        "AND t.typtype IN ('e', 'd', 'r', 'm')"
+    )
+    funcs = db.query(
+        "SELECT p.proname AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"
+    )
+    return {f"type {r['name']}" for r in types} | {f"function {r['name']}" for r in funcs}
+
+
+def carries_prefix(name: str, prefix: str) -> bool:
+    """``p_files``, ``p_files_pkey``, ``ix_p_files_x``: the prefix as a leading name component."""
+    return name.startswith(prefix + "_") or f"_{prefix}_" in name
+
+
+def key_columns(db: DbView, table: str, *, primary: bool) -> list[list[str]]:
+    """Column lists of the primary key (``primary``) or of every unique index of ``table``."""
+    flag = "indisprimary" if primary else "indisunique"
+    rows = db.query(
+        "SELECT i.indexrelid::regclass::text AS idx, array_agg(a.attname ORDER BY k.ord) AS cols "
+        "FROM pg_index i "
+        "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+        f"WHERE i.indrelid = to_regclass(:t) AND i.{flag} GROUP BY i.indexrelid",
+        t=f'"{table}"',
+    )
+    return sorted(sorted(r["cols"]) for r in rows)
