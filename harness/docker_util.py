@@ -56,17 +56,35 @@ def client() -> docker.DockerClient:
 
     Raises ``DockerUnavailable`` with what to do when nothing answers.
     """
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not os.path.exists(host.removeprefix("unix://")):
+        # Checked first because docker-py leaks the socket of a failed unix connect.
+        raise DockerUnavailable(
+            f"no Docker engine answers (no socket at {host.removeprefix('unix://')})",
+            expected=f"a Docker engine at {host}",
+            hint=ENGINE_HINT,
+        )
+    engine = None
     try:
         # Long timeout: image builds and imports can stay silent for a while.
         engine = docker.from_env(timeout=600)
         engine.ping()
     except docker.errors.DockerException as exc:
+        if engine is not None:
+            engine.close()
         raise DockerUnavailable(
             f"no Docker engine answers ({exc.__class__.__name__}: {exc})",
-            expected=f"a Docker engine at {os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}",
+            expected=f"a Docker engine at {host}",
             hint=ENGINE_HINT,
         ) from exc
     return engine
+
+
+def reset_client() -> None:
+    """Close the cached engine connection; the next ``client()`` connects (and pings) again."""
+    if client.cache_info().currsize:
+        client().close()
+    client.cache_clear()
 
 
 def engine_problem() -> str | None:

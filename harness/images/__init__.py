@@ -8,6 +8,9 @@
   named by ``SE_CONFORMANCE_POSTGRES_IMAGE``, e.g. ``postgres:16``, configured through its ``POSTGRES_*``
   variables);
 * ``se-conformance/reference-se:<hash>`` — the reference SE on that base, built with networking off.
+
+Each harness-built image is also tagged ``:latest``, for people (and compose/docker-compose.yml) who
+want a stable name; the harness itself always uses the hashed tags.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from harness.images.common import Log, ensure_present, stderr_log
+from harness.images.common import Log, alias_latest, ensure_present, stderr_log
 from harness.images.postgres import ensure_postgres_image
 from harness.images.rootfs import PYTHON_BASE, ensure_rootfs_image
 from harness.images.se import ensure_se_image
@@ -75,5 +78,7 @@ def ensure_images(
     python_base = resolve_base_image(base_image, rebuild=rebuild, log=log)
     postgres = resolve_postgres_image(postgres_image, rebuild=rebuild, log=log)
     se = ensure_se_image(python_base, rebuild=rebuild, log=log)
+    for tag in (python_base, postgres, se):
+        alias_latest(tag)
     log(f"images ready in {time.monotonic() - started:.1f}s")
     return ImageSet(python_base=python_base, postgres=postgres, se=se)

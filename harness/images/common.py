@@ -53,6 +53,13 @@ def image_id(ref: str) -> str:
     return str(client().images.get(ref).id)
 
 
+def alias_latest(tag: str) -> None:
+    """Also tag a harness-built image ``:latest`` (user-chosen images are left alone)."""
+    repository, _, version = tag.partition(":")
+    if repository.startswith(f"{REPO}/") and version != "latest":
+        client().images.get(tag).tag(repository, "latest")
+
+
 def ensure_present(ref: str, setting: str, log: Log) -> str:
     """A user-chosen image (e.g. ``python:3.11-slim``): use it when local, else pull it once."""
     if image_exists(ref):

@@ -129,8 +129,7 @@ class DockerPostgres(PostgresHandle):
                     last = f"SELECT 1 from the host: {str(exc).strip()}"
             time.sleep(0.05)
         raise TargetNotReady(
-            f"PostgreSQL container {self.name} ({self.image}) did not answer within {deadline_s:.0f}s"
-            f" (last: {last})",
+            f"PostgreSQL container {self.name} ({self.image}) did not answer within {deadline_s:.0f}s (last: {last})",
             expected=f"pg_isready inside the container and SELECT 1 on {LOOPBACK}:{self.port}",
             hint=f"last log lines:\n{log_tail(self.container, 40)}",
         )

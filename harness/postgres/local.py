@@ -63,6 +63,23 @@ def _chown_tree(path: Path, ids: tuple[int, int] | None) -> None:
             os.chown(os.path.join(dirpath, name), *ids)
 
 
+def _check_traversable(path: Path, ids: tuple[int, int] | None) -> None:
+    """Fail early, and say why, when the postgres user cannot reach ``path`` (e.g. a dir under /root)."""
+    if ids is None:
+        return
+    uid, gid = ids
+    for parent in [path, *path.parents]:
+        st = parent.stat()
+        mode = st.st_mode
+        ok = mode & 0o001 or (st.st_uid == uid and mode & 0o100) or (st.st_gid == gid and mode & 0o010)
+        if not ok:
+            raise ConfigurationError(
+                f"the postgres system user cannot enter {parent} (mode {oct(st.st_mode & 0o777)})",
+                expected=f"every directory above {path} searchable by others (PostgreSQL runs as 'postgres' here)",
+                hint="set SE_CONFORMANCE_STATE to a directory under /tmp, or chmod o+x the directory",
+            )
+
+
 def _cache_dir() -> Path:
     # Not under $HOME: /root is closed to the postgres user, which must read the template.
     base = Path(os.environ.get("SE_CONFORMANCE_CACHE", "/var/tmp/se-conformance-cache"))
@@ -85,6 +102,7 @@ class LocalPostgres:
         self._proc: subprocess.Popen[bytes] | None = None
         self._bin = find_pg_bin()
         self._ids = _run_as()
+        _check_traversable(self.workdir, self._ids)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, deadline_s: float = 30.0) -> PostgresInfo:
@@ -169,11 +187,14 @@ class LocalPostgres:
             except psycopg.Error as exc:
                 last_error = str(exc).strip()
                 time.sleep(0.05)
+        exited = self._proc is not None and self._proc.poll() is not None
         tail = self.log_tail()
         self.stop()
         raise TargetNotReady(
-            f"PostgreSQL on 127.0.0.1:{self.port} did not accept queries within {deadline_s:.0f}s"
-            f" (last error: {last_error or 'process exited'})",
+            f"PostgreSQL on 127.0.0.1:{self.port} exited before accepting queries"
+            if exited
+            else f"PostgreSQL on 127.0.0.1:{self.port} did not accept queries within {deadline_s:.0f}s"
+            f" (last error: {last_error})",
             expected="SELECT 1 to succeed",
             hint=f"server log {self.logfile}:\n{tail}",
         )

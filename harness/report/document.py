@@ -79,7 +79,7 @@ def build(records: list[TestRecord], facts: RunFacts) -> dict[str, Any]:
     reqs, catalogue_error = load_catalogue()
     grouped, unmapped = by_requirement(records)
     waiver_of = {s.waiver.requirement: s for s in facts.waivers}
-    requirements = []
+    requirements: list[dict[str, Any]] = []
     for req_id, result in grouped.items():
         known = reqs.get(req_id)
         waiver = waiver_of.get(req_id)

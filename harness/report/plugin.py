@@ -29,6 +29,7 @@ import pytest
 
 import harness
 from harness.errors import HarnessError
+from harness.expect import ConformanceFailure
 from harness.plugin import options as opt
 from harness.plugin.fixtures import JOURNAL_ATTR, requirement_ids
 from harness.plugin.infra import profile_of
@@ -43,6 +44,7 @@ REQUIREMENTS_PROPERTY = "requirements"  # also lands in junit.xml as a <property
 FAILURE_KIND_PROPERTY = "failure_kind"
 ALLURE_DIR_DEST = "allure_report_dir"  # allure-pytest's --alluredir
 CONTROLLER_PLUGIN = "se_conformance.report.controller"
+DEFECT_PREFIX = f"{ConformanceFailure.__module__}.{ConformanceFailure.__name__}: "
 
 
 @dataclass
@@ -184,7 +186,9 @@ def _message(report: pytest.TestReport) -> str:
     if report.skipped:
         return "" if hasattr(report, "wasxfail") else _skip_reason(report)
     crash = getattr(report.longrepr, "reprcrash", None)
-    return str(getattr(crash, "message", "") or report.longreprtext)[:2000]
+    text = str(getattr(crash, "message", "") or report.longreprtext)
+    # A product defect's text names its requirement already; the exception's class is noise there.
+    return text.removeprefix(DEFECT_PREFIX)[:2000]
 
 
 def _phase(report: pytest.TestReport) -> PhaseResult:

@@ -16,7 +16,7 @@ from reference_service.schemas import GcDeleteRequest, GcDeleteResult, GcExists,
 router = APIRouter(prefix="/api/v1/gc", tags=["gc"])
 
 
-@router.delete("/{file_id}", response_model=GcDeleteResult, responses=errors(401, 403, 503))
+@router.delete("/{file_id}", response_model=GcDeleteResult, responses=errors(400, 401, 403, 503))
 async def gc_delete(
     file_id: uuid.UUID,
     body: GcDeleteRequest | None = Body(default=None),

@@ -10,7 +10,6 @@ from harness.expect import expect, expect_equal, expect_json, expect_status
 from harness.tokens import TokenFactory
 from suites.support.data import tag
 from suites.support.files import expect_present, file_path, gc_exists_path, gc_path, get_meta, upload_ok
-from suites.support.http import expect_client_error
 
 TOKEN_TYPES = ("admin_user", "service_account", "access", "refresh")
 
@@ -41,7 +40,7 @@ def test_unknown_role_cannot_delete(api: SEClient, tokens: TokenFactory, role: s
     claims = tokens.claims(role="user")
     claims["role"] = role
     resp = api.with_token(tokens.sign(claims)).delete(file_path(stored.file_id))
-    expect_client_error(resp, (401, 403), req="SE-AUTH-014", what=f"DELETE with the unknown role {role!r}")
+    expect_status(resp, (401, 403), req="SE-AUTH-014", what=f"DELETE with the unknown role {role!r}")
     expect_present(api, stored, req="SE-AUTH-014", what="the file after the refused DELETE")
 
 
@@ -49,7 +48,7 @@ def test_unknown_role_cannot_delete(api: SEClient, tokens: TokenFactory, role: s
 def test_unknown_role_cannot_collect(api: SEClient, tokens: TokenFactory) -> None:
     stored = upload_ok(api, req="SE-AUTH-014")
     resp = api.with_token(tokens.broken("unknown_role")).delete(gc_path(stored.file_id))
-    expect_client_error(resp, (401, 403), req="SE-AUTH-014", what="GC delete with an unknown role")
+    expect_status(resp, (401, 403), req="SE-AUTH-014", what="GC delete with an unknown role")
     expect_present(api, stored, req="SE-AUTH-014", what="the file after the refused GC delete")
 
 

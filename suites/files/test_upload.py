@@ -196,4 +196,3 @@ def test_invalid_input_never_5xx(api: SEClient, case: str) -> None:
     expect_not_5xx(resp, req="SE-FILE-046", what=f"upload with {case}")
     if resp.status_code != 201:
         expect_equal(total(api, req="SE-FILE-046"), before, req="SE-FILE-046", what="list total after the refusal")
-

@@ -8,15 +8,13 @@ side — uses a private PostgreSQL with two fresh SEs, shared by this module.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from harness.dbview import DbView
 from harness.expect import expect, expect_equal, expect_json, expect_status, fail
-from harness.targets.base import PostgresHandle, SEHandle, Target
+from harness.targets.base import Lifecycle, SEHandle
 from suites.support.data import new_uuid
 from suites.support.files import get_meta, upload_ok
 from suites.support.inspect import (
@@ -80,9 +78,7 @@ WAL_COLUMNS: dict[str, tuple[frozenset[str] | None, int | None]] = {
 }
 
 
-def _column_problems(
-    db: DbView, table: str, spec: dict[str, tuple[frozenset[str] | None, int | None]]
-) -> list[str]:
+def _column_problems(db: DbView, table: str, spec: dict[str, tuple[frozenset[str] | None, int | None]]) -> list[str]:
     cols = db.columns(table)
     problems = []
     for name, (types, length) in spec.items():
@@ -115,12 +111,8 @@ def test_files_columns_types_and_lengths(db: DbView) -> None:
 def test_files_nullability(db: DbView) -> None:
     table = db.table("files")
     cols = db.columns(table)
-    problems = [
-        f"{n}: NOT NULL, expected nullable" for n in FILES_NULLABLE if n in cols and not cols[n].nullable
-    ]
-    problems += [
-        f"{n}: nullable, expected NOT NULL" for n in FILES_NOT_NULL if n in cols and cols[n].nullable
-    ]
+    problems = [f"{n}: NOT NULL, expected nullable" for n in FILES_NULLABLE if n in cols and not cols[n].nullable]
+    problems += [f"{n}: nullable, expected NOT NULL" for n in FILES_NOT_NULL if n in cols and cols[n].nullable]
     problems += [f"{n}: missing" for n in (*FILES_NULLABLE, *FILES_NOT_NULL) if n not in cols]
     expect(
         not problems,
@@ -159,9 +151,7 @@ def test_storage_filename_unique(db: DbView) -> None:
 def test_cache_ttl_hours_default_24(db: DbView, api: Any) -> None:
     table = db.table("files")
     col = db.columns(table).get("cache_ttl_hours")
-    expect(
-        col is not None, req="SE-DB-008", what=f"{table}.cache_ttl_hours", expected="the column", actual=None
-    )
+    expect(col is not None, req="SE-DB-008", what=f"{table}.cache_ttl_hours", expected="the column", actual=None)
     assert col is not None
     default = (col.default or "").strip().strip("()").split("::")[0].strip("'")
     expect_equal(default, "24", req="SE-DB-008", what=f"database default of {table}.cache_ttl_hours")
@@ -288,9 +278,7 @@ def test_one_row_per_stored_file(db: DbView, api: Any, tokens: Any) -> None:
     first = upload_ok(api, b"row one", req=req, filename="row1.txt", content_type="text/plain")
     second = upload_ok(api, b"row two", req=req, filename="row2.txt", content_type="text/plain")
     for body in (first, second):
-        count = db.scalar(
-            f'SELECT count(*) FROM "{db.table("files")}" WHERE file_id::text = :f', f=body.file_id
-        )
+        count = db.scalar(f'SELECT count(*) FROM "{db.table("files")}" WHERE file_id::text = :f', f=body.file_id)
         expect_equal(count, 1, req=req, what=f"{db.table('files')} rows for uploaded {body.file_id}")
     resp = api.with_token(tokens.operator).delete(f"/api/v1/files/{first.file_id}")
     expect_status(resp, 204, req=req, what="DELETE (arrangement)")
@@ -302,9 +290,7 @@ def test_one_row_per_stored_file(db: DbView, api: Any, tokens: Any) -> None:
         actual=db.file_row(first.file_id),
         expected="no row",
     )
-    resp = api.with_token(tokens.service).delete(
-        f"/api/v1/gc/{second.file_id}", json={"reason": "conformance"}
-    )
+    resp = api.with_token(tokens.service).delete(f"/api/v1/gc/{second.file_id}", json={"reason": "conformance"})
     expect_status(resp, 200, req=req, what="GC delete (arrangement)")
     expect(
         db.file_row(second.file_id) is None,
@@ -362,53 +348,118 @@ def test_row_matches_api(db: DbView, api: Any, tokens: Any) -> None:
         core = _row_vs_api(row, meta, ("file_size", "checksum", "storage_path", "storage_filename"))
         expect(not core, req="SE-DB-017", what=f"row vs API {stage}", actual=core, expected="equal values")
         others = _row_vs_api(row, meta, extra)
-        expect(
-            not others, req="SE-DB-018", what=f"row vs API {stage}", actual=others, expected="equal values"
-        )
+        expect(not others, req="SE-DB-018", what=f"row vs API {stage}", actual=others, expected="equal values")
         if stage == "after upload":
             resp = client.patch(f"/api/v1/files/{fid}", json={"description": "second", "version": "2.0"})
             expect_status(resp, 200, req="SE-DB-018", what="PATCH (arrangement)")
 
 
 # -- a private database: exactly these tables, nothing outside the prefix, isolation ----------------
-@dataclass
-class PrivatePair:
-    pg: PostgresHandle
-    a: SEHandle
-    b: SEHandle
-    view_a: DbView
-    view_b: DbView
-    before: dict[str, str]
-    after_a: dict[str, str]
-    after_b: dict[str, str]
-    extras_before: set[str]
-    extras_after_a: set[str]
-    extras_after_b: set[str]
+def _stray_relations(prefix: str, before: dict[str, str], after: dict[str, str]) -> list[str]:
+    stray = []
+    for name, kind in sorted(after.items()):
+        if name in before:
+            continue
+        ok = carries_prefix(name, prefix) if kind in "iI" else name.startswith(prefix + "_")
+        if not ok:
+            stray.append(f"{name} (relkind {kind}) created by the SE with prefix {prefix}")
+    return stray
 
 
-@pytest.fixture(scope="module")
-def private_pair(se_target: Target, se: SEHandle) -> Iterator[PrivatePair]:
-    """A PostgreSQL of this module's own; two SEs with prefixes <main>_sa and <main>_sb started on it."""
-    lifecycle = se_target.lifecycle
-    if lifecycle is None:
-        pytest.skip(f"unsupported: the {se_target.kind} target cannot start SEs")
+def _check_isolation(a: SEHandle, b: SEHandle, view_a: DbView, view_b: DbView, client_for: Any, tokens: Any) -> None:
+    req = "SE-DB-019"
+    sub = unique_sub("iso")
+    ca = client_for(a, tokens.mint(role="user", sub=sub))
+    cb = client_for(b, tokens.mint(role="user", sub=sub))
+    fid = new_uuid()
+    upload_ok(ca, b"stored on A only", req=req, filename="iso.txt", content_type="text/plain", file_id=fid)
+    for path in (f"/api/v1/files/{fid}", f"/api/v1/files/{fid}/download"):
+        expect_status(cb.get(path), 404, req=req, what=f"{path} on the other SE")
+    listed = cb.get("/api/v1/files", params={"limit": 100})
+    expect_status(listed, 200, req=req, what="list on the other SE")
+    ids = [f.get("file_id") for f in expect_json(listed, req=req).get("files", [])]
+    expect(fid not in ids, req=req, what="list of the other SE", resp=listed, expected=f"no {fid}")
+    expect(view_a.file_row(fid) is not None, req=req, what=f"row in {view_a.table('files')}", expected="present")
+    expect(
+        view_b.file_row(fid) is None,
+        req=req,
+        what=f"row in {view_b.table('files')}",
+        expected="absent",
+        actual=view_b.file_row(fid),
+    )
+    expect(view_a.wal_rows(fid), req=req, what=f"WAL rows in {view_a.table('wal')}", expected="present", actual=[])
+    expect_equal(view_b.wal_rows(fid), [], req=req, what=f"WAL rows in {view_b.table('wal')}")
+    # The same caller-chosen id is free on the other SE: B never sees A's file.
+    resp = cb.upload(b"stored on B too", filename="iso.txt", content_type="text/plain", file_id=fid)
+    expect_status(resp, 201, req=req, what="upload of the same file_id to the other SE")
+    resp = cb.with_token(tokens.operator).delete(f"/api/v1/files/{fid}")
+    expect_status(resp, 204, req=req, what="DELETE on the other SE")
+    download = ca.get(f"/api/v1/files/{fid}/download")
+    expect_status(download, 200, req=req, what="download on the first SE after the other deleted its copy")
+    expect_equal(download.content, b"stored on A only", req=req, what="bytes on the first SE", resp=download)
+
+
+@pytest.mark.needs("db")
+@pytest.mark.req("SE-DB-001", "SE-DB-002", "SE-DB-019", "SE-DB-020")
+def test_private_database_two_prefixes(
+    lifecycle: Lifecycle, spawn_se: Any, client_for: Any, tokens: Any, se: SEHandle
+) -> None:
+    """A PostgreSQL of the test's own, snapshotted before and after each of two SEs (prefixes <main>_sa
+    and <main>_sb) starts on it: what each SE created, and whether the two stay apart."""
     pg = lifecycle.private_database()
-    started: list[SEHandle] = []
     views: list[DbView] = []
+    started: list[SEHandle] = []
     try:
         probe = DbView(pg.info, "probe")
         views.append(probe)
         before, extras_before = relations(probe), user_types_and_functions(probe)
-        a = lifecycle.start_se(prefix=f"{se.prefix}_sa", database=pg.info)
+        a = spawn_se(prefix=f"{se.prefix}_sa", database=pg.info)
         started.append(a)
         after_a, extras_after_a = relations(probe), user_types_and_functions(probe)
-        b = lifecycle.start_se(prefix=f"{se.prefix}_sb", database=pg.info)
+        b = spawn_se(prefix=f"{se.prefix}_sb", database=pg.info)
         started.append(b)
         after_b, extras_after_b = relations(probe), user_types_and_functions(probe)
         view_a, view_b = DbView(pg.info, a.prefix), DbView(pg.info, b.prefix)
         views += [view_a, view_b]
-        yield PrivatePair(
-            pg, a, b, view_a, view_b, before, after_a, after_b, extras_before, extras_after_a, extras_after_b
+
+        p = a.prefix
+        new_tables = {n for n, kind in after_a.items() if kind in "rp" and n not in before}
+        required = {f"{p}_files", f"{p}_wal", f"{p}_config"}
+        missing = sorted(required - new_tables)
+        extra = sorted(t for t in new_tables if t.startswith(p + "_") and t not in required | {f"{p}_alembic_version"})
+        expect(
+            not missing and not extra,
+            req="SE-DB-001",
+            what=f"tables created by an SE with prefix {p}",
+            actual={"missing": missing, "unexpected": extra, "created": sorted(new_tables)},
+            expected=f"{sorted(required)} (+ {p}_alembic_version) and nothing else",
+        )
+        stray = _stray_relations(a.prefix, before, after_a) + _stray_relations(b.prefix, after_a, after_b)
+        expect(
+            not stray,
+            req="SE-DB-002",
+            what="relations created outside the prefix",
+            actual=stray,
+            expected="every new table, view, sequence named <prefix>_…, every index carrying the prefix",
+        )
+        _check_isolation(a, b, view_a, view_b, client_for, tokens)
+
+        odd = [
+            f"{n} (SE {a.prefix})"
+            for n in sorted(extras_after_a - extras_before)
+            if not n.split(" ", 1)[1].startswith(a.prefix + "_")
+        ]
+        odd += [
+            f"{n} (SE {b.prefix})"
+            for n in sorted(extras_after_b - extras_after_a)
+            if not n.split(" ", 1)[1].startswith(b.prefix + "_")
+        ]
+        expect(
+            not odd,
+            req="SE-DB-020",
+            what="types/functions without the prefix",
+            actual=odd,
+            expected="every user-defined type and function named <prefix>_…",
         )
     finally:
         for handle in started:
@@ -416,111 +467,3 @@ def private_pair(se_target: Target, se: SEHandle) -> Iterator[PrivatePair]:
         for view in views:
             view.close()
         pg.destroy()
-
-
-PRIVATE = pytest.mark.needs("db", "lifecycle")
-
-
-@PRIVATE
-@pytest.mark.req("SE-DB-001")
-def test_exactly_the_prefixed_tables(private_pair: PrivatePair) -> None:
-    p = private_pair.a.prefix
-    new_tables = {
-        n for n, kind in private_pair.after_a.items() if kind in "rp" and n not in private_pair.before
-    }
-    required = {f"{p}_files", f"{p}_wal", f"{p}_config"}
-    allowed = required | {f"{p}_alembic_version"}
-    missing = sorted(required - new_tables)
-    extra = sorted(t for t in new_tables if t.startswith(p + "_") and t not in allowed)
-    expect(
-        not missing and not extra,
-        req="SE-DB-001",
-        what=f"tables created by an SE with prefix {p}",
-        actual={"missing": missing, "unexpected": extra, "created": sorted(new_tables)},
-        expected=f"{sorted(required)} (+ {p}_alembic_version) and nothing else",
-    )
-
-
-@PRIVATE
-@pytest.mark.req("SE-DB-002")
-def test_nothing_outside_the_prefix(private_pair: PrivatePair) -> None:
-    stray: list[str] = []
-    steps = (
-        (private_pair.a.prefix, private_pair.before, private_pair.after_a),
-        (private_pair.b.prefix, private_pair.after_a, private_pair.after_b),
-    )
-    for prefix, before, after in steps:
-        for name, kind in sorted(after.items()):
-            if name in before:
-                continue
-            ok = carries_prefix(name, prefix) if kind in "iI" else name.startswith(prefix + "_")
-            if not ok:
-                stray.append(f"{name} (relkind {kind}) created by the SE with prefix {prefix}")
-    expect(
-        not stray,
-        req="SE-DB-002",
-        what="relations created outside the prefix",
-        actual=stray,
-        expected="every new table, view, sequence named <prefix>_…, every index carrying the prefix",
-    )
-
-
-@PRIVATE
-@pytest.mark.req("SE-DB-020")
-def test_types_and_functions_carry_the_prefix(private_pair: PrivatePair) -> None:
-    stray = []
-    steps = (
-        (private_pair.a.prefix, private_pair.extras_before, private_pair.extras_after_a),
-        (private_pair.b.prefix, private_pair.extras_after_a, private_pair.extras_after_b),
-    )
-    for prefix, before, after in steps:
-        stray += [
-            f"{name} (SE {prefix})"
-            for name in sorted(after - before)
-            if not name.split(" ", 1)[1].startswith(prefix + "_")
-        ]
-    expect(
-        not stray,
-        req="SE-DB-020",
-        what="types/functions without the prefix",
-        actual=stray,
-        expected="every user-defined type and function named <prefix>_…",
-    )
-
-
-@PRIVATE
-@pytest.mark.req("SE-DB-019")
-def test_two_prefixes_in_one_database_are_isolated(
-    private_pair: PrivatePair, client_for: Any, tokens: Any
-) -> None:
-    req = "SE-DB-019"
-    sub = unique_sub("iso")
-    a = client_for(private_pair.a, tokens.mint(role="user", sub=sub))
-    b = client_for(private_pair.b, tokens.mint(role="user", sub=sub))
-    fid = new_uuid()
-    upload_ok(a, b"stored on A only", req=req, filename="iso.txt", content_type="text/plain", file_id=fid)
-    for path in (f"/api/v1/files/{fid}", f"/api/v1/files/{fid}/download"):
-        expect_status(b.get(path), 404, req=req, what=f"{path} on the other SE")
-    listed = b.get("/api/v1/files", params={"limit": 100})
-    expect_status(listed, 200, req=req, what="list on the other SE")
-    ids = [f.get("file_id") for f in expect_json(listed, req=req).get("files", [])]
-    expect(fid not in ids, req=req, what="list of the other SE", resp=listed, expected=f"no {fid}")
-    va, vb = private_pair.view_a, private_pair.view_b
-    expect(va.file_row(fid) is not None, req=req, what=f"row in {va.table('files')}", expected="present")
-    expect(
-        vb.file_row(fid) is None,
-        req=req,
-        what=f"row in {vb.table('files')}",
-        expected="absent",
-        actual=vb.file_row(fid),
-    )
-    expect(va.wal_rows(fid), req=req, what=f"WAL rows in {va.table('wal')}", expected="present", actual=[])
-    expect_equal(vb.wal_rows(fid), [], req=req, what=f"WAL rows in {vb.table('wal')}")
-    # The same caller-chosen id is free on the other SE: B never sees A's file.
-    resp = b.upload(b"stored on B too", filename="iso.txt", content_type="text/plain", file_id=fid)
-    expect_status(resp, 201, req=req, what="upload of the same file_id to the other SE")
-    resp = b.with_token(tokens.operator).delete(f"/api/v1/files/{fid}")
-    expect_status(resp, 204, req=req, what="DELETE on the other SE")
-    download = a.get(f"/api/v1/files/{fid}/download")
-    expect_status(download, 200, req=req, what="download on the first SE after the other deleted its copy")
-    expect_equal(download.content, b"stored on A only", req=req, what="bytes on the first SE", resp=download)

@@ -83,7 +83,12 @@ def test_info_element_id_is_configured_id(api: SEClient, se: SEHandle) -> None:
 @pytest.mark.req("SE-SVC-008")
 def test_info_status_follows_mode(api: SEClient, se: SEHandle) -> None:
     body = get_json(api.anonymous(), "/api/v1/info", req="SE-SVC-008")
-    expect_equal(body.get("status"), expected_info_status(se.mode), req="SE-SVC-008", what=f"info status in mode {body.get('mode')}")
+    expect_equal(
+        body.get("status"),
+        expected_info_status(se.mode),
+        req="SE-SVC-008",
+        what=f"info status in mode {body.get('mode')}",
+    )
 
 
 @pytest.mark.req("SE-SVC-009")
@@ -217,4 +222,3 @@ def test_json_content_type(api: SEClient, case: str) -> None:
     expect_equal(media_type(resp.headers.get("content-type")), "application/json", req="SE-SVC-017",
                  what=f"{case} Content-Type", resp=resp)  # fmt: skip
     expect_json(resp, req="SE-SVC-017")
-

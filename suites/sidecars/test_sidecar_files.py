@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from harness.client import SEClient
-from harness.errors import HarnessError
 from harness.expect import expect, expect_equal, expect_json, expect_status, fail
 from harness.storage_view import StorageView
 from harness.tokens import TokenFactory
@@ -28,8 +27,6 @@ from suites.support.inspect import (
     as_utc,
     files_mentioning,
     locate_data,
-    plant_copy,
-    rebuild,
     same_value,
     schema_errors,
     sidecar_of,
@@ -51,9 +48,7 @@ OVERSIZED = {"blob": "x" * 6000}
 REFUSALS = (400, 413, 422)
 
 
-def _upload(
-    api: SEClient, req: str, content: bytes | None = None, **fields: Any
-) -> tuple[Stored, dict[str, Any]]:
+def _upload(api: SEClient, req: str, content: bytes | None = None, **fields: Any) -> tuple[Stored, dict[str, Any]]:
     stored = upload_ok(api, payload(2048) if content is None else content, req=req, **fields)
     return stored, get_meta(api, stored.file_id, req=req)
 
@@ -136,9 +131,7 @@ def test_sidecar_equals_metadata(api: SEClient, storage: StorageView) -> None:
 
 
 @pytest.mark.req("SE-SIDECAR-008", "SE-SIDECAR-004")
-def test_patch_rewritessidecar_of(
-    api: SEClient, storage: StorageView, sidecar_v2_schema: dict[str, Any]
-) -> None:
+def test_patch_rewrites_sidecar(api: SEClient, storage: StorageView, sidecar_v2_schema: dict[str, Any]) -> None:
     stored, before = _upload(api, "SE-SIDECAR-008", filename="patch.txt", description="old", version="1")
     change = {"description": "new description", "version": "2", "custom_attributes": {"patched": True}}
     resp = api.patch(f"/api/v1/files/{stored.file_id}", json=change)
@@ -174,9 +167,7 @@ def test_patch_rewritessidecar_of(
 
 
 @pytest.mark.req("SE-SIDECAR-009")
-def test_delete_and_gc_remove_data_file_andsidecar_of(
-    api: SEClient, storage: StorageView, tokens: TokenFactory
-) -> None:
+def test_delete_and_gc_remove_data_file_and_sidecar(api: SEClient, storage: StorageView, tokens: TokenFactory) -> None:
     req = "SE-SIDECAR-009"
     for how in ("DELETE", "GC"):
         stored, meta = _upload(api, req, filename=f"gone-{how.lower()}.bin")
@@ -185,9 +176,7 @@ def test_delete_and_gc_remove_data_file_andsidecar_of(
             resp = api.with_token(tokens.operator).delete(f"/api/v1/files/{stored.file_id}")
             expect_status(resp, 204, req=req, what="DELETE")
         else:
-            resp = api.with_token(tokens.service).delete(
-                f"/api/v1/gc/{stored.file_id}", json={"reason": "conformance"}
-            )
+            resp = api.with_token(tokens.service).delete(f"/api/v1/gc/{stored.file_id}", json={"reason": "conformance"})
             expect_status(resp, 200, req=req, what="GC delete")
         left = [p for p in (rel, rel + SIDECAR_SUFFIX) if storage.exists(p)]
         left += [p for p in files_mentioning(storage, stored.file_id) if p not in left]
@@ -207,7 +196,7 @@ def test_no_temp_file_survives_a_request(api: SEClient, storage: StorageView, to
 
 
 @pytest.mark.req("SE-SIDECAR-005")
-def test_large_metadata_never_makes_an_oversizedsidecar_of(api: SEClient, storage: StorageView) -> None:
+def test_large_metadata_never_makes_an_oversized_sidecar(api: SEClient, storage: StorageView) -> None:
     req = "SE-SIDECAR-005"
     checked = []
     resp = api.upload(payload(64), filename="big-attrs.bin", custom_attributes=OVERSIZED)
@@ -241,9 +230,7 @@ def test_oversized_metadata_is_refused(api: SEClient) -> None:
     resp = api.patch(f"/api/v1/files/{stored.file_id}", json={"description": "d" * 6000})
     expect_status(resp, REFUSALS, req=req, what="PATCH whose sidecar would exceed 4096 bytes")
     meta = get_meta(api, stored.file_id, req=req)
-    expect_equal(
-        meta.get("description"), "kept", req=req, what="description after the refused PATCH", resp=resp
-    )
+    expect_equal(meta.get("description"), "kept", req=req, what="description after the refused PATCH", resp=resp)
 
 
 @pytest.mark.req("SE-SIDECAR-011")
@@ -333,70 +320,4 @@ def test_hostile_filenames_give_safe_storage_filenames(api: SEClient, storage: S
             expected="none",
         )
     if not accepted:
-        pytest.skip(
-            "inconclusive: every hostile filename was refused with 4xx; no storage_filename to inspect"
-        )
-
-
-@pytest.mark.needs("fs")
-@pytest.mark.req("SE-SIDECAR-014")
-def test_v1_sidecar_is_read_as_v2_with_empty_custom_attributes(
-    spawn_se: Any, client_for: Any, tokens: TokenFactory, sidecar_v1_schema: dict[str, Any]
-) -> None:
-    req = "SE-SIDECAR-014"
-    handle = spawn_se()
-    if handle.storage is None:
-        pytest.skip("unsupported: no storage view of a spawned SE")
-    client = client_for(handle, tokens.user)
-    service = client.with_token(tokens.service)
-    _, template_meta = _upload(
-        client, req, filename="template.txt", content_type="text/plain", description="t"
-    )
-    _, _, template = sidecar_of(handle.storage, template_meta, req)
-    content = b"legacy bytes from a v1 sidecar era\n"
-    planted = plant_copy(
-        handle.storage,
-        template_meta,
-        template,
-        content=content,
-        original_filename="legacy.txt",
-        description="planted v1",
-        version="0.9",
-        v1=True,
-    )
-    doc = {k: v for k, v in planted.items() if not k.startswith("_")}
-    errors = schema_errors(sidecar_v1_schema, doc)
-    if errors:
-        raise HarnessError(
-            "the planted v1 sidecar is not valid against fixtures/schemas/sidecar-v1.schema.json",
-            expected="a v1 sidecar built from the SE's own v2 sidecar minus schema_version/custom_attributes",
-            hint="; ".join(errors),
-        )
-    rebuild(service, "full", req=req)
-    resp = client.get(f"/api/v1/files/{doc['file_id']}")
-    expect_status(resp, 200, req=req, what="metadata of the file of a v1 sidecar after a full rebuild")
-    meta = expect_json(resp, req=req)
-    expect_equal(meta.get("custom_attributes"), {}, req=req, what="custom_attributes of a v1 file", resp=resp)
-    fields = [f for f in SIDECAR_FIELDS if f != "custom_attributes"]
-    diff = {
-        f: {"sidecar": doc.get(f), "api": meta.get(f)}
-        for f in fields
-        if not same_value(f, doc.get(f), meta.get(f))
-    }
-    expect(
-        not diff,
-        req=req,
-        what="metadata of the v1 file vs its sidecar",
-        resp=resp,
-        actual=diff,
-        expected="equal",
-    )
-    download = client.get(f"/api/v1/files/{doc['file_id']}/download")
-    expect_status(download, 200, req=req, what="download of the v1 file")
-    expect(
-        download.content == content,
-        req=req,
-        what="bytes of the v1 file",
-        resp=download,
-        expected="the planted bytes",
-    )
+        pytest.skip("inconclusive: every hostile filename was refused with 4xx; no storage_filename to inspect")

@@ -21,15 +21,6 @@ def expect_not_5xx(resp: httpx.Response, *, req: str, what: str) -> httpx.Respon
     return resp
 
 
-def expect_client_error(
-    resp: httpx.Response, allowed: tuple[int, ...], *, req: str, what: str
-) -> httpx.Response:
-    """A refusal with one of ``allowed`` (all 4xx); a 5xx or a success fails."""
-    expect(resp.status_code in allowed, req=req, what=what,
-           expected=" or ".join(str(c) for c in allowed), resp=resp)  # fmt: skip
-    return resp
-
-
 def media_type(value: str | None) -> str:
     return (value or "").split(";", 1)[0].strip().lower()
 
@@ -129,9 +120,7 @@ def raw_multipart(
     boundary = f"seconformance{uuid.uuid4().hex}"
     parts: list[bytes] = []
     for name, value in (fields or {}).items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value.encode()
-        )
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value.encode())
     parts.append(
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '.encode()
         + filename_param

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from harness.client import SEClient
 from harness.dbview import DbView
@@ -163,9 +164,7 @@ def locate_data(storage: StorageView, meta: Mapping[str, Any], req: str) -> str:
         fail(req, "created_at of the file is not an ISO 8601 date-time", expected="a timestamp", actual=meta)
     rel = expected_data_path(meta)
     if not storage.exists(rel):
-        found = find_named(storage, str(meta.get("storage_filename"))) or files_mentioning(
-            storage, meta["file_id"]
-        )
+        found = find_named(storage, str(meta.get("storage_filename"))) or files_mentioning(storage, meta["file_id"])
         fail(
             req,
             "data file not at <base>/<YYYY>/<MM>/<DD>/<HH>/<storage_filename> (UTC hour of created_at)",
@@ -202,15 +201,24 @@ def load_schema(version: int) -> dict[str, Any]:
         ) from exc
 
 
+@pytest.fixture(scope="session")
+def sidecar_v2_schema() -> dict[str, Any]:
+    """The v2.0 sidecar JSON Schema, loaded at setup: a missing schema is a harness error."""
+    return load_schema(2)
+
+
+@pytest.fixture(scope="session")
+def sidecar_v1_schema() -> dict[str, Any]:
+    """The v1 sidecar JSON Schema (used to prove a planted v1 sidecar is one)."""
+    return load_schema(1)
+
+
 def schema_errors(schema: Mapping[str, Any], document: Any) -> list[str]:
     from jsonschema.validators import validator_for
 
     cls = validator_for(schema)
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    return [
-        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-        for e in validator.iter_errors(document)
-    ]
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(document)]
 
 
 def plant_copy(
@@ -258,9 +266,7 @@ def plant_copy(
 
 
 # -- database --------------------------------------------------------------------------------------
-def wal_rows_of(
-    db: DbView, *, file_ids: Iterable[str] = (), subs: Iterable[str] = ()
-) -> list[dict[str, Any]]:
+def wal_rows_of(db: DbView, *, file_ids: Iterable[str] = (), subs: Iterable[str] = ()) -> list[dict[str, Any]]:
     """p_wal rows for any of ``file_ids`` or written by any of ``subs`` (oldest first)."""
     ids, users = list(file_ids), list(subs)
     if not ids and not users:

@@ -33,9 +33,7 @@ class Callers:
     """Clients whose tokens carry subjects unique to one test."""
 
     def __init__(self, api: Any, tokens: TokenFactory, tag: str) -> None:
-        self.user_sub, self.operator_sub, self.service_sub = (
-            unique_sub(f"{tag}-{r}") for r in ("u", "o", "s")
-        )
+        self.user_sub, self.operator_sub, self.service_sub = (unique_sub(f"{tag}-{r}") for r in ("u", "o", "s"))
         self.user = api.with_token(tokens.mint(role="user", sub=self.user_sub))
         self.operator = api.with_token(tokens.mint(role="operator", sub=self.operator_sub))
         self.service = api.with_token(tokens.mint(role="admin", type="service_account", sub=self.service_sub))
@@ -58,9 +56,7 @@ def _only_row(db: DbView, fid: str, op: str, req: str, *, subs: tuple[str, ...] 
 
 
 def _check_committed(row: dict[str, Any], fid: str, sub: str) -> None:
-    expect_equal(
-        str(row.get("user_id")), sub, req="SE-WAL-005", what=f"user_id of the {row['operation_type']} row"
-    )
+    expect_equal(str(row.get("user_id")), sub, req="SE-WAL-005", what=f"user_id of the {row['operation_type']} row")
     started, completed = row.get("started_at"), row.get("completed_at")
     expect(
         row.get("file_id") is not None and str(row["file_id"]) == fid,
@@ -110,9 +106,7 @@ def _no_pending(db: DbView, fids: list[str], subs: tuple[str, ...]) -> None:
     )
 
 
-@pytest.mark.req(
-    "SE-WAL-001", "SE-WAL-005", "SE-WAL-006", "SE-WAL-007", "SE-WAL-008", "SE-WAL-013", "SE-WAL-016"
-)
+@pytest.mark.req("SE-WAL-001", "SE-WAL-005", "SE-WAL-006", "SE-WAL-007", "SE-WAL-008", "SE-WAL-013", "SE-WAL-016")
 def test_upload_writes_one_committed_create(db: DbView, api: Any, tokens: TokenFactory) -> None:
     who = Callers(api, tokens, "create")
     content = payload(3000)
@@ -128,9 +122,7 @@ def test_upload_writes_one_committed_create(db: DbView, api: Any, tokens: TokenF
     assert isinstance(data, dict)
     meta = get_meta(who.user, fid, req="SE-WAL-007")
     for name in ("original_filename", "storage_filename", "storage_path", "content_type"):
-        expect_equal(
-            data.get(name), meta.get(name), req="SE-WAL-007", what=f"operation_data.{name} vs metadata"
-        )
+        expect_equal(data.get(name), meta.get(name), req="SE-WAL-007", what=f"operation_data.{name} vs metadata")
     rel = data.get("relative_path")
     expect(
         isinstance(rel, str) and rel,
@@ -150,14 +142,10 @@ def test_upload_writes_one_committed_create(db: DbView, api: Any, tokens: TokenF
 @pytest.mark.req("SE-WAL-002", "SE-WAL-005", "SE-WAL-006", "SE-WAL-013")
 def test_patch_writes_one_committed_update(db: DbView, api: Any, tokens: TokenFactory) -> None:
     who = Callers(api, tokens, "update")
-    fid = upload_ok(
-        who.user, b"patch me", req="SE-WAL-002", filename="p.txt", content_type="text/plain"
-    ).file_id
+    fid = upload_ok(who.user, b"patch me", req="SE-WAL-002", filename="p.txt", content_type="text/plain").file_id
     patcher_sub = unique_sub("patcher")
     patcher = api.with_token(tokens.mint(role="user", sub=patcher_sub))
-    resp = patcher.patch(
-        f"/api/v1/files/{fid}", json={"description": "patched", "custom_attributes": {"a": 1}}
-    )
+    resp = patcher.patch(f"/api/v1/files/{fid}", json={"description": "patched", "custom_attributes": {"a": 1}})
     expect_status(resp, 200, req="SE-WAL-002", what="PATCH")
     row = _only_row(db, fid, "file_update", "SE-WAL-002", subs=(*who.subs, patcher_sub))
     _check_committed(row, fid, patcher_sub)
@@ -167,9 +155,7 @@ def test_patch_writes_one_committed_update(db: DbView, api: Any, tokens: TokenFa
 @pytest.mark.req("SE-WAL-003", "SE-WAL-005", "SE-WAL-006", "SE-WAL-013", "SE-WAL-017")
 def test_delete_writes_one_committed_delete(db: DbView, api: Any, tokens: TokenFactory) -> None:
     who = Callers(api, tokens, "delete")
-    fid = upload_ok(
-        who.user, b"delete me", req="SE-WAL-003", filename="d.txt", content_type="text/plain"
-    ).file_id
+    fid = upload_ok(who.user, b"delete me", req="SE-WAL-003", filename="d.txt", content_type="text/plain").file_id
     expect_status(
         who.user.patch(f"/api/v1/files/{fid}", json={"version": "2"}),
         200,
@@ -193,9 +179,7 @@ def test_delete_writes_one_committed_delete(db: DbView, api: Any, tokens: TokenF
 @pytest.mark.req("SE-WAL-004", "SE-WAL-005", "SE-WAL-006", "SE-WAL-012", "SE-WAL-013")
 def test_gc_delete_writes_one_committed_delete(db: DbView, api: Any, tokens: TokenFactory) -> None:
     who = Callers(api, tokens, "gc")
-    fid = upload_ok(
-        who.user, b"collect me", req="SE-WAL-004", filename="g.txt", content_type="text/plain"
-    ).file_id
+    fid = upload_ok(who.user, b"collect me", req="SE-WAL-004", filename="g.txt", content_type="text/plain").file_id
     resp = who.service.delete(f"/api/v1/gc/{fid}", json={"reason": "conformance"})
     expect_status(resp, 200, req="SE-WAL-004", what="GC delete")
     expect_equal(
@@ -242,9 +226,7 @@ def test_gc_of_unknown_id_writes_no_row(db: DbView, api: Any, tokens: TokenFacto
 @pytest.mark.req("SE-WAL-010")
 def test_reads_write_no_row(db: DbView, api: Any, tokens: TokenFactory) -> None:
     who = Callers(api, tokens, "reads")
-    fid = upload_ok(
-        who.user, b"read me", req="SE-WAL-010", filename="r.txt", content_type="text/plain"
-    ).file_id
+    fid = upload_ok(who.user, b"read me", req="SE-WAL-010", filename="r.txt", content_type="text/plain").file_id
     before = db.wal_count()
     reads = [
         who.user.get(f"/api/v1/files/{fid}"),
@@ -256,9 +238,7 @@ def test_reads_write_no_row(db: DbView, api: Any, tokens: TokenFactory) -> None:
     for resp in reads:
         expect_status(resp, 200, req="SE-WAL-010", what="read (arrangement)")
     new = db.wal_count() - before
-    rows = [
-        r for r in wal_rows_of(db, file_ids=[fid], subs=who.subs) if r.get("operation_type") != "file_create"
-    ]
+    rows = [r for r in wal_rows_of(db, file_ids=[fid], subs=who.subs) if r.get("operation_type") != "file_create"]
     expect(
         new == 0 and not rows,
         req="SE-WAL-010",
@@ -333,9 +313,7 @@ def test_rejected_requests_write_no_row(db: DbView, api: Any, tokens: TokenFacto
 @pytest.mark.req("SE-WAL-009")
 def test_operation_types_and_statuses(db: DbView, api: Any, tokens: TokenFactory) -> None:
     who = Callers(api, tokens, "vocab")
-    fid = upload_ok(
-        who.user, b"vocabulary", req="SE-WAL-009", filename="v.txt", content_type="text/plain"
-    ).file_id
+    fid = upload_ok(who.user, b"vocabulary", req="SE-WAL-009", filename="v.txt", content_type="text/plain").file_id
     expect_status(who.user.patch(f"/api/v1/files/{fid}", json={"description": "v"}), 200, req="SE-WAL-009")
     expect_status(who.operator.delete(f"/api/v1/files/{fid}"), 204, req="SE-WAL-009")
     rows = db.wal_rows()
@@ -349,69 +327,111 @@ def test_operation_types_and_statuses(db: DbView, api: Any, tokens: TokenFactory
     )
 
 
+def _expect_rolled_back(
+    view: DbView,
+    client: Any,
+    storage: Any,
+    resp: Any,
+    fid: str,
+    sub: str,
+    *,
+    allowed: frozenset[str] = frozenset(),
+    rejected: bool = True,
+) -> None:
+    """Contract §6 after a failed upload of ``fid`` on an SE of the test's own. ``rejected``: a 4xx
+    answer counts as a rejection (no row at all); otherwise the request is known to have failed inside
+    the SE, whatever its status."""
+    rows = wal_rows_of(view, file_ids=[fid], subs=[sub])
+    if rejected and resp.status_code < 500:
+        expect(
+            not rows,
+            req="SE-WAL-011",
+            what=f"WAL rows of an upload rejected {resp.status_code}",
+            resp=resp,
+            actual=wal_summary(rows),
+            expected="no row (a 4xx writes none)",
+        )
+    bad = [r for r in rows if r.get("status") != "rolled_back" or not r.get("error_message")]
+    expect(
+        not bad,
+        req="SE-WAL-014",
+        what="WAL rows of a failed upload",
+        resp=resp,
+        actual=wal_summary(bad),
+        expected="no row, or rolled_back rows with an error_message",
+    )
+    pending = view.wal_by_status("pending")
+    expect(
+        not pending,
+        req="SE-WAL-013",
+        what="pending rows after the failed upload was answered",
+        actual=wal_summary(pending),
+        expected="none",
+    )
+    expect_status(client.get(f"/api/v1/files/{fid}"), 404, req="SE-WAL-015", what="metadata of the failed upload")
+    expect(
+        view.file_row(fid) is None,
+        req="SE-WAL-015",
+        what="p_files row of the failed upload",
+        actual=view.file_row(fid),
+        expected="none",
+    )
+    if storage is not None:
+        # An SE whose only writes failed: anything below a date directory (but the test's own blockers),
+        # any temp file or anything named after the file_id is a leftover.
+        left = [rel for rel in storage.list_files() if ("/" in rel or ".tmp" in rel) and rel not in allowed]
+        left += [rel for rel in files_mentioning(storage, fid) if rel not in left]
+        expect(
+            not left,
+            req="SE-WAL-015",
+            what="files left in the storage path by the failed upload",
+            resp=resp,
+            actual=left,
+            expected="none",
+        )
+
+
 @pytest.mark.needs("db")
-@pytest.mark.req("SE-WAL-014", "SE-WAL-015", "SE-WAL-013")
-def test_failed_upload_rolls_back(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> None:
+@pytest.mark.req("SE-WAL-014", "SE-WAL-015", "SE-WAL-013", "SE-WAL-011", "SE-WAL-018")
+def test_failed_uploads_roll_back(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> None:
+    """Two failures on an SE of the test's own: an upload over STORAGE_MAX_SIZE (507), and an upload
+    whose hour directory is blocked by a regular file planted at its path (the SE has accepted the
+    request and fails while storing it)."""
     small = spawn_se(capacity=64 * 1024)
-    sub = unique_sub("capacity")
+    sub = unique_sub("failure")
     client = client_for(small, tokens.mint(role="user", sub=sub))
     view = DbView(small.database, small.prefix)
+    inspected = []
+    blocked = None
     try:
         fid = new_uuid()
         resp = client.upload(payload(200 * 1024), filename="too-big.bin", file_id=fid)
-        if resp.status_code < 400:
-            pytest.skip(
-                f"inconclusive: an upload over STORAGE_MAX_SIZE was answered {resp.status_code} "
-                "(capacity enforcement is SE-FILE territory); no failure to inspect"
-            )
-        rows = wal_rows_of(view, file_ids=[fid], subs=[sub])
-        if resp.status_code < 500:
-            expect(
-                not rows,
-                req="SE-WAL-014",
-                what=f"WAL rows of an upload rejected {resp.status_code}",
-                resp=resp,
-                actual=wal_summary(rows),
-                expected="no row (a 4xx writes none)",
-            )
-        bad = [r for r in rows if r.get("status") != "rolled_back" or not r.get("error_message")]
-        expect(
-            not bad,
-            req="SE-WAL-014",
-            what="WAL rows of a failed upload",
-            resp=resp,
-            actual=wal_summary(bad),
-            expected="no row, or rolled_back rows with an error_message",
-        )
-        pending = [r for r in view.wal_by_status("pending")]
-        expect(
-            not pending,
-            req="SE-WAL-013",
-            what="pending rows after the failed upload was answered",
-            actual=wal_summary(pending),
-            expected="none",
-        )
-        expect_status(
-            client.get(f"/api/v1/files/{fid}"), 404, req="SE-WAL-015", what="metadata of the failed upload"
-        )
-        expect(
-            view.file_row(fid) is None,
-            req="SE-WAL-015",
-            what="p_files row of the failed upload",
-            actual=view.file_row(fid),
-            expected="none",
-        )
+        if resp.status_code >= 400:
+            _expect_rolled_back(view, client, small.storage, resp, fid, sub)
+            inspected.append(f"over capacity → {resp.status_code}")
         if small.storage is not None:
-            # A fresh SE whose only write failed: anything below a date directory, any temp file or
-            # anything named after the file_id is a leftover.
-            left = [rel for rel in small.storage.list_files() if "/" in rel or ".tmp" in rel]
-            left += [rel for rel in files_mentioning(small.storage, fid) if rel not in left]
-            expect(
-                not left,
-                req="SE-WAL-015",
-                what="files left in the storage path by the failed upload",
-                actual=left,
-                expected="none",
-            )
+            now = dt.datetime.now(dt.UTC)
+            blockers = frozenset(t.strftime("%Y/%m/%d/%H") for t in (now, now + dt.timedelta(hours=1)))
+            for rel in blockers:
+                small.storage.write_bytes(rel, b"a regular file where the hour directory belongs")
+            fid = new_uuid()
+            resp = client.upload(payload(1024), filename="blocked.bin", file_id=fid)
+            if resp.status_code >= 400:
+                # A failure inside the SE, whatever status it chose: judged as a failure (SE-WAL-014).
+                _expect_rolled_back(view, client, small.storage, resp, fid, sub, allowed=blockers, rejected=False)
+                inspected.append(f"hour directory blocked → {resp.status_code}")
+                blocked = resp
+            for rel in blockers:
+                small.storage.remove(rel)
     finally:
         view.close()
+    if not inspected:
+        pytest.skip("inconclusive: neither provoked upload failed; no failure to inspect")
+    if blocked is not None:  # the SHOULD last, so it never hides a MUST verdict
+        expect(
+            blocked.status_code >= 500,
+            req="SE-WAL-018",
+            what="upload whose hour directory is occupied by a regular file",
+            resp=blocked,
+            expected="a 5xx (the SE failed to store), not a 4xx blaming the client",
+        )

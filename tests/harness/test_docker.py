@@ -44,7 +44,7 @@ from harness.targets.docker import STORAGE_PATH, DockerLifecycle, DockerRun, Doc
 
 pytestmark = pytest.mark.docker
 
-STUB_SE = r'''
+STUB_SE = r"""
 import json, os, sys, pathlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 mode = os.environ.get("APP_MODE", "")
@@ -66,7 +66,7 @@ class H(BaseHTTPRequestHandler):
         pass
 print("stub SE listening", flush=True)
 ThreadingHTTPServer((os.environ["SERVER_HOST"], int(os.environ["SERVER_PORT"])), H).serve_forever()
-'''
+"""
 STUB_DOCKERFILE = """
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
@@ -141,7 +141,9 @@ def test_postgres_answers_sql_and_keeps_data_and_port_across_restart(run: dict[s
     pg = run["pg"]
     assert isinstance(pg, DockerPostgres)
     info = pg.info
-    assert info.host == "127.0.0.1" and info.internal_host == pg.name and info.internal_port == 5432
+    assert info.host == "127.0.0.1"
+    assert info.internal_host == pg.name
+    assert info.internal_port == 5432
     with psycopg.connect(info.dsn("postgresql")) as conn:
         row = conn.execute("SHOW server_encoding").fetchone()
         assert row == ("UTF8",), "a SQL_ASCII database makes drivers return bytes"
@@ -187,7 +189,8 @@ def test_restart_in_another_mode_keeps_the_storage(lifecycle: DockerLifecycle) -
     assert se.storage is not None
     se.storage.write_bytes("2026/01/02/03/planted.bin", b"\x00v1 sidecar")
     again = lifecycle.restart_se(se, mode="ro")
-    assert again.mode == "ro" and again.prefix == se.prefix
+    assert again.mode == "ro"
+    assert again.prefix == se.prefix
     assert ready(again)["mode"] == "ro"
     assert again.storage is not None
     expected = ["2026/01/02/03/planted.bin", "marks/started-edit", "marks/started-ro"]
@@ -201,11 +204,13 @@ def test_storage_view_plants_files_the_se_user_owns(lifecycle: DockerLifecycle) 
     view = se.storage
     assert view is not None
     view.write_bytes("a/b/c/x.attr.json", b'{"v": 1}')
-    assert view.exists("a/b/c/x.attr.json") and not view.exists("a/b/c/missing")
+    assert view.exists("a/b/c/x.attr.json")
+    assert not view.exists("a/b/c/missing")
     assert view.read_bytes("a/b/c/x.attr.json") == b'{"v": 1}'
     container = lifecycle.container_of(se).container
     code, out = container.exec_run(["stat", "-c", "%u:%g", f"{STORAGE_PATH}/a", f"{STORAGE_PATH}/a/b/c/x.attr.json"])
-    assert code == 0 and out.decode().split() == [f"{SE_UID}:{SE_UID}"] * 2, "the SE can rewrite what we plant"
+    assert code == 0
+    assert out.decode().split() == [f"{SE_UID}:{SE_UID}"] * 2, "the SE can rewrite what we plant"
     view.remove("a/b/c/x.attr.json")
     assert not view.exists("a/b/c/x.attr.json")
     with pytest.raises(FileNotFoundError):
@@ -221,7 +226,8 @@ def test_kill_is_sigkill_and_storage_stays_readable(lifecycle: DockerLifecycle) 
     lifecycle.kill_se(se)
     container = lifecycle.container_of(se).container
     container.reload()
-    assert container.status == "exited" and container.attrs["State"]["ExitCode"] == 137
+    assert container.status == "exited"
+    assert container.attrs["State"]["ExitCode"] == 137
     # No process runs now: listing walks the archive, removal uses a throw-away container.
     assert "half-written.tmp123" in se.storage.list_files()
     assert se.storage.read_bytes("half-written.tmp123") == b"x"
@@ -262,7 +268,8 @@ def test_target_from_the_controllers_dict(run: dict[str, object], stub_image: st
     }  # fmt: skip
     target = DockerTarget(shared=shared, worker="gw7", profile=TargetProfile())
     try:
-        assert target.kind == "docker" and target.facilities == {"db", "fs", "lifecycle"}
+        assert target.kind == "docker"
+        assert target.facilities == {"db", "fs", "lifecycle"}
         main = target.main_se()
         assert target.main_se() is main
         assert ready(main)["mode"] == "edit"
@@ -284,18 +291,21 @@ def test_everything_is_labelled_and_sweep_removes_a_run(stub_image: str) -> None
     assert len(found) == 3, found
     for obj_labels in (container.labels, client().networks.get(network).attrs["Labels"],
                        client().volumes.get(volume).attrs["Labels"]):  # fmt: skip
-        assert obj_labels[LABEL_PROJECT] == "1" and obj_labels[LABEL_RUN] == run_id
+        assert obj_labels[LABEL_PROJECT] == "1"
+        assert obj_labels[LABEL_RUN] == run_id
         assert obj_labels[LABEL_PID] == str(os.getpid())
     assert sweep() == [] or all(run_id not in line for line in sweep()), "a live run is not a leftover"
     removed = sweep(run_id)
-    assert len(removed) == 3 and not leftovers(run_id)
+    assert len(removed) == 3
+    assert not leftovers(run_id)
 
 
 def test_sweep_without_run_removes_what_a_dead_process_left(stub_image: str) -> None:
     run_id = new_run_id()
     dead = labels(run_id, "network", {LABEL_PID: "999999999"})  # no such pid
     client().networks.create(f"se-conformance-{run_id}-dead", labels=dead)
-    assert leftovers() and any(run_id in line for line in leftovers())
+    assert leftovers()
+    assert any(run_id in line for line in leftovers())
     removed = sweep()
     assert any(run_id in line for line in removed)
     assert not leftovers(run_id)

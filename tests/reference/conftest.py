@@ -82,3 +82,8 @@ def se(se_factory: SEFactory, request: pytest.FixtureRequest) -> SEProcess:
     """The module's own SE, mode edit."""
     tag = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")[:10]
     return se_factory(tag)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(pg: PostgresInfo) -> str:
+    return pg.dsn("postgresql")

@@ -80,13 +80,9 @@ class ContainerStorageView:
             # Explicit parent entries: the engine would otherwise create missing ones owned by root.
             for depth in range(1, len(parts)):
                 tar.addfile(_entry("/".join(parts[:depth]), tarfile.DIRTYPE, 0o755, uid, gid))
-            tar.addfile(
-                _entry("/".join(parts), tarfile.REGTYPE, 0o644, uid, gid, len(data)), io.BytesIO(data)
-            )
+            tar.addfile(_entry("/".join(parts), tarfile.REGTYPE, 0o644, uid, gid, len(data)), io.BytesIO(data))
         if not self._container().put_archive(self.base, buf.getvalue()):
-            raise HarnessError(
-                f"could not write {path} into the SE's storage", hint="see the docker daemon log"
-            )
+            raise HarnessError(f"could not write {path} into the SE's storage", hint="see the docker daemon log")
 
     def remove(self, rel: str) -> None:
         path = self._path(rel)
@@ -110,9 +106,7 @@ class ContainerStorageView:
             raise ValueError(f"{rel!r} points outside the storage path {self.base}")
         return path
 
-    def _walk(
-        self, container: Container, path: str
-    ) -> Iterator[tuple[str, tarfile.TarInfo, tarfile.TarFile]]:
+    def _walk(self, container: Container, path: str) -> Iterator[tuple[str, tarfile.TarInfo, tarfile.TarFile]]:
         """Members of the archive of ``path`` as (path relative to it, member, open tar)."""
         try:
             stream, _stat = container.get_archive(path)

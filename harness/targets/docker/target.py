@@ -66,14 +66,10 @@ class DockerRun:
         if self.image:
             se_image = ensure_present(self.image, "--se-image", self.log)
         else:
-            se_image = ensure_se_image(
-                resolve_base_image(self.base_image, log=self.log), rebuild=False, log=self.log
-            )
+            se_image = ensure_se_image(resolve_base_image(self.base_image, log=self.log), rebuild=False, log=self.log)
         try:
             self.network = create_network(self.run_id)
-            self.postgres = DockerPostgres(
-                image=pg_image, network=self.network, run_id=self.run_id, role="pg"
-            )
+            self.postgres = DockerPostgres(image=pg_image, network=self.network, run_id=self.run_id, role="pg")
             info = self.postgres.start(deadline_s)
         except BaseException:
             self.stop()
@@ -173,7 +169,7 @@ class DockerLifecycle(Lifecycle):
         self.stop_se(se)
         return self.start_se(
             mode=mode or se.mode, prefix=se.prefix, capacity=se.capacity, database=se.database, storage_of=se,
-            extra_env=dict(se.private.get("extra_env") or {}),  # type: ignore[call-overload]
+            extra_env=_str_dict(se.private.get("extra_env")),
         )  # fmt: skip
 
     def kill_se(self, se: SEHandle) -> None:
@@ -201,6 +197,10 @@ class DockerLifecycle(Lifecycle):
         self._databases.clear()
         self._volumes.clear()
         self._holder.clear()
+
+
+def _str_dict(value: object) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 class DockerTarget(Target):

@@ -1,0 +1,88 @@
+"""Time from nothing to a ready SE with its PostgreSQL, as the harness brings them up.
+
+    .venv/bin/python bench/harness_startup.py --target docker [--runs 5]
+
+"Nothing" means no container, network or volume of the run exists; images are warm (built once
+before the first run, not timed). Each run: the controller's part (image check, network, PostgreSQL
+container until it answers SQL from the host) then the worker's part (volume, SE container until
+/health/ready answers 200). Prints the median and range of every phase; the target is <= 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+Phases = dict[str, float]
+
+
+def docker_once(workdir: Path) -> Phases:
+    from harness.images.common import quiet_log
+    from harness.profile import load_profile
+    from harness.runstate import new_run_id
+    from harness.targets.docker import DockerRun, DockerTarget
+    from harness.tokens import TokenFactory
+
+    run_id = new_run_id()
+    key = TokenFactory().write_public_key(workdir / f"{run_id}.pem")
+    phases: Phases = {}
+    started = time.monotonic()
+    docker_run = DockerRun(run_id=run_id, log=quiet_log)
+    target = None
+    try:
+        shared_docker = docker_run.start()
+        phases["postgres ready (incl. image check, network)"] = time.monotonic() - started
+        mark = time.monotonic()
+        shared = {"run_id": run_id, "public_key_path": str(key), "database": shared_docker["database"],
+                  "docker": shared_docker}  # fmt: skip
+        target = DockerTarget(shared=shared, worker="bench", profile=load_profile(None))
+        target.main_se()
+        phases["SE ready"] = time.monotonic() - mark
+        phases["total"] = time.monotonic() - started
+    finally:
+        mark = time.monotonic()
+        if target is not None:
+            target.close()
+        docker_run.stop()
+        phases["teardown (not in total)"] = time.monotonic() - mark
+    return phases
+
+
+TARGETS: dict[str, Callable[[Path], Phases]] = {"docker": docker_once}
+
+
+def warm_up(target: str) -> None:
+    if target == "docker":
+        from harness.images import ensure_images
+
+        started = time.monotonic()
+        ensure_images()
+        print(f"images: {time.monotonic() - started:.1f}s (warm-up, not timed below)", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--target", choices=sorted(TARGETS), default="docker")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    warm_up(args.target)
+    results: list[Phases] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(args.runs):
+            phases = TARGETS[args.target](Path(tmp))
+            results.append(phases)
+            print(f"run {index + 1}: " + ", ".join(f"{k} {v:.2f}s" for k, v in phases.items()), file=sys.stderr)
+    print(f"{args.target}: median of {args.runs} runs (min-max)")
+    for phase in results[0]:
+        values = [r[phase] for r in results]
+        print(f"  {phase:<45} {statistics.median(values):6.2f}s  ({min(values):.2f}-{max(values):.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""A bounded concurrent burst: 40 uploads, then PATCHes (some racing on one file), DELETEs, GC deletes and
+10 more uploads all at once, 8 clients. Afterwards nothing is lost and table, sidecars and WAL agree.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.client import SEClient
+from harness.dbview import DbView
+from harness.expect import expect, expect_equal, fail
+from harness.tokens import TokenFactory
+from suites.support.data import new_uuid, payload, sha256_hex
+from suites.support.inspect import (
+    SIDECAR_SUFFIX,
+    consistency,
+    expected_data_path,
+    read_sidecar,
+    same_value,
+    temp_files,
+    wal_rows_of,
+    wal_summary,
+)
+
+THREADS = 8
+FIRST_UPLOADS = 40
+LATE_UPLOADS = 10
+SINGLE_PATCH = range(0, 15)
+RACE_PATCH = range(15, 20)
+DELETED = range(20, 30)
+GC_DELETED = range(30, 33)
+
+
+@dataclass
+class Outcome:
+    label: str
+    fid: str
+    status: int | None
+    error: str | None = None
+
+
+@dataclass
+class Ledger:
+    content: dict[str, bytes] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+class Pool:
+    """8 clients handed to the worker threads one at a time."""
+
+    def __init__(self, clients: list[SEClient]) -> None:
+        self._free: queue.Queue[SEClient] = queue.Queue()
+        for client in clients:
+            self._free.put(client)
+
+    def call(self, label: str, fid: str, send: Callable[[SEClient], httpx.Response]) -> Outcome:
+        client = self._free.get()
+        try:
+            return Outcome(label, fid, send(client).status_code)
+        except httpx.HTTPError as exc:
+            return Outcome(label, fid, None, f"{type(exc).__name__}: {exc}")
+        finally:
+            self._free.put(client)
+
+
+def _upload(ledger: Ledger, fid: str, index: int) -> Callable[[SEClient], httpx.Response]:
+    content = payload(1024 + 997 * index)
+    ledger.content[fid] = content
+    return lambda c: c.upload(content, filename=f"burst-{index}.bin", file_id=fid, description=f"up-{index}")
+
+
+@pytest.mark.needs("db", "fs")
+@pytest.mark.req("SE-DUR-011", "SE-DUR-012")
+def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> None:
+    handle = spawn_se()
+    sub = {"user": f"burst-user-{new_uuid()[:8]}", "op": f"burst-op-{new_uuid()[:8]}"}
+    user_token = tokens.mint(role="user", sub=sub["user"])
+    op_token = tokens.mint(role="operator", sub=sub["op"])
+    service_token = tokens.mint(role="admin", type="service_account", sub=f"burst-sa-{new_uuid()[:8]}")
+    pool = Pool([client_for(handle, user_token) for _ in range(THREADS)])
+    ledger = Ledger()
+    ids = [new_uuid() for _ in range(FIRST_UPLOADS + LATE_UPLOADS)]
+
+    with ThreadPoolExecutor(THREADS) as executor:
+        first = [executor.submit(pool.call, "upload", ids[i], _upload(ledger, ids[i], i)) for i in range(FIRST_UPLOADS)]
+        ledger.outcomes += [f.result() for f in first]
+        stored = {o.fid for o in ledger.outcomes if o.status == 201}
+        tasks: list[tuple[str, str, Callable[[SEClient], httpx.Response]]] = []
+        patch_sent: dict[str, list[dict[str, Any]]] = {}
+        for i in SINGLE_PATCH:
+            body = {"description": f"patched-{i}", "version": f"v{i}", "custom_attributes": {"i": i}}
+            patch_sent[ids[i]] = [body]
+            tasks.append(("PATCH", ids[i], lambda c, f=ids[i], b=body: c.patch(f"/api/v1/files/{f}", json=b)))
+        for i in RACE_PATCH:
+            bodies = [{"description": f"race-{side}", "version": side} for side in ("a", "b")]
+            patch_sent[ids[i]] = bodies
+            for b in bodies:
+                tasks.append(("PATCH", ids[i], lambda c, f=ids[i], b=b: c.patch(f"/api/v1/files/{f}", json=b)))
+        for i in DELETED:
+            tasks.append(("DELETE", ids[i], lambda c, f=ids[i]: c.with_token(op_token).delete(f"/api/v1/files/{f}")))
+        for i in GC_DELETED:
+            tasks.append(("GC", ids[i], lambda c, f=ids[i]: c.with_token(service_token).delete(f"/api/v1/gc/{f}")))
+        for i in range(FIRST_UPLOADS, FIRST_UPLOADS + LATE_UPLOADS):
+            tasks.append(("upload", ids[i], _upload(ledger, ids[i], i)))
+        random.Random(4).shuffle(tasks)
+        second = [executor.submit(pool.call, label, fid, send) for label, fid, send in tasks]
+        ledger.outcomes += [f.result() for f in second]
+
+    # -- SE-DUR-011: no 5xx, nothing lost ------------------------------------------------------
+    errors = [o for o in ledger.outcomes if o.status is None or o.status >= 500]
+    expect(
+        not errors,
+        req="SE-DUR-011",
+        what="server errors or dropped connections in the burst",
+        actual=[f"{o.label} {o.fid}: {o.status or o.error}" for o in errors[:10]],
+        expected="none",
+    )
+    uploads_ok = {o.fid for o in ledger.outcomes if o.label == "upload" and o.status == 201}
+    deleted = {o.fid for o in ledger.outcomes if (o.label, o.status) in (("DELETE", 204), ("GC", 200))}
+    alive = uploads_ok - deleted
+    patches_ok = Counter(o.fid for o in ledger.outcomes if o.label == "PATCH" and o.status == 200)
+    expect(
+        uploads_ok == set(ids) and stored <= uploads_ok,
+        req="SE-DUR-011",
+        what="uploads answered 201",
+        actual=[f"{o.fid}: {o.status}" for o in ledger.outcomes if o.label == "upload" and o.status != 201],
+        expected=f"all {len(ids)}",
+    )
+    reader = client_for(handle, user_token)
+    api_meta: dict[str, dict[str, Any]] = {}
+    lost = []
+    for fid in sorted(alive):
+        resp = reader.get(f"/api/v1/files/{fid}")
+        download = reader.get(f"/api/v1/files/{fid}/download")
+        if resp.status_code != 200 or download.status_code != 200 or download.content != ledger.content[fid]:
+            lost.append(f"{fid}: metadata {resp.status_code}, download {download.status_code}")
+            continue
+        meta = resp.json()
+        api_meta[fid] = meta
+        sent = patch_sent.get(fid, [])
+        if patches_ok[fid]:
+            candidates = [{k: meta.get(k) for k in body} for body in sent]
+            if not any(cand == body for cand, body in zip(candidates, sent, strict=True)):
+                lost.append(f"{fid}: after PATCH {[meta.get(k) for k in sent[0]]}, sent {sent}")
+    for fid in sorted(deleted):
+        status = reader.get(f"/api/v1/files/{fid}").status_code
+        if status != 404:
+            lost.append(f"{fid}: deleted but metadata answers {status}")
+    expect(not lost, req="SE-DUR-011", what="files after the burst", actual=lost[:10], expected="as acknowledged")
+
+    # -- SE-DUR-012: table, sidecars and WAL agree ---------------------------------------------
+    req = "SE-DUR-012"
+    view = DbView(handle.database, handle.prefix)
+    try:
+        rows = {str(r["file_id"]): r for r in view.query(f'SELECT * FROM "{view.table("files")}"')}
+        expect_equal(sorted(rows), sorted(alive), req=req, what=f"file_ids in {view.table('files')}")
+        storage = handle.storage
+        assert storage is not None
+        files = storage.list_files()
+        sidecars = sorted(p for p in files if p.endswith(SIDECAR_SUFFIX))
+        disagree = []
+        for fid, meta in api_meta.items():
+            rel = expected_data_path(meta)
+            _, doc = read_sidecar(storage, rel + SIDECAR_SUFFIX) if rel + SIDECAR_SUFFIX in files else (b"", None)
+            row = rows.get(fid, {})
+            for name in ("description", "version", "checksum", "file_size", "storage_filename"):
+                values = {"api": meta.get(name), "row": row.get(name), "sidecar": (doc or {}).get(name)}
+                if not (
+                    same_value(name, values["api"], values["row"])
+                    and same_value(name, values["api"], values["sidecar"])
+                ):
+                    disagree.append(f"{fid} {name}: {values}")
+            if rel not in files or doc is None:
+                disagree.append(f"{fid}: data file or sidecar missing at {rel}")
+            elif sha256_hex(storage.read_bytes(rel)) != meta.get("checksum"):
+                disagree.append(f"{fid}: data file bytes differ from checksum")
+        expect(not disagree, req=req, what="API vs row vs sidecar", actual=disagree[:10], expected="equal")
+        expect_equal(len(sidecars), len(alive), req=req, what="sidecars in the storage path")
+        expect_equal(temp_files(storage), [], req=req, what="temp files after the burst")
+
+        wal = wal_rows_of(view, file_ids=ids)
+        pending = [r for r in wal if r.get("status") == "pending"]
+        expect(
+            not pending, req=req, what="pending WAL rows after the burst", actual=wal_summary(pending), expected="none"
+        )
+        committed = Counter((str(r["file_id"]), r["operation_type"]) for r in wal if r.get("status") == "committed")
+        wrong = []
+        for fid in ids:
+            want = {
+                "file_create": 1 if fid in uploads_ok else 0,
+                "file_update": patches_ok[fid],
+                "file_delete": 1 if fid in deleted else 0,
+            }
+            got = {op: committed[(fid, op)] for op in want}
+            if got != want:
+                wrong.append(f"{fid}: committed {got}, acknowledged {want}")
+        expect(
+            not wrong,
+            req=req,
+            what="committed WAL rows per file",
+            actual=wrong[:10],
+            expected="one per acknowledged write",
+        )
+        report = consistency(reader.with_token(service_token), req=req)
+        figures = {k: report.get(k) for k in ("total_attr_files", "total_cache_entries", "is_consistent")}
+        expect_equal(
+            figures,
+            {"total_attr_files": len(alive), "total_cache_entries": len(alive), "is_consistent": True},
+            req=req,
+            what="consistency report after the burst",
+        )
+    finally:
+        view.close()
+    if not alive:
+        fail(req, "nothing survived the burst", expected="files", actual=None)

@@ -1,0 +1,110 @@
+"""Hostile filenames and usernames: never 5xx, never header injection, never a path out of the storage.
+
+httpx percent-encodes quotes and control characters in multipart filenames (as browsers do), so the
+cases marked ``raw`` are sent as hand-made multipart bodies with the bytes exactly as listed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from harness.client import SEClient
+from harness.expect import expect, expect_status
+from harness.tokens import TokenFactory
+from suites.support.data import payload, tag
+from suites.support.files import UPLOAD, download_path, file_path
+from suites.support.http import expect_clean_headers, expect_not_5xx, quoted_filename, raw_multipart
+
+INJECTED = "x-injected"
+
+# case id → (how it is sent, filename). "{tag}" keeps names unique.
+HOSTILE: dict[str, tuple[str, str | bytes]] = {
+    "dotdot-path": ("httpx", "../../../etc/passwd-{tag}"),
+    "slash-path": ("httpx", "dir/sub/file-{tag}.txt"),
+    "absolute-path": ("httpx", "/etc/cron.d/evil-{tag}"),
+    "backslash-path": ("httpx", "dir\\sub\\..\\..\\file-{tag}.txt"),
+    "windows-drive": ("httpx", "C:\\Windows\\evil-{tag}.exe"),
+    "dotdot-only": ("httpx", ".."),
+    "dot-only": ("httpx", "."),
+    "percent-encoded-dotdot": ("httpx", "%2e%2e%2f%2e%2e%2fescape-{tag}"),
+    "quote-semicolon": ("httpx", 'quote"and;semi=colon-{tag}.txt'),
+    "crlf-httpx-encoded": ("httpx", "crlf-{tag}\r\nX-Injected: 1.txt"),
+    "long-300": ("httpx", "l" * 300 + "-{tag}.txt"),
+    "long-600": ("httpx", "m" * 600 + "-{tag}.txt"),
+    "non-ascii": ("httpx", "ĉĥŝ-{tag}-文件-пример.txt"),
+    "rtl-override": ("httpx", "invoice-{tag}\u202etxt.exe"),
+    "raw-control-chars": ("raw", "ctl\x01\x07\x1b\x7f-{tag}.txt"),
+    "raw-tab": ("raw", "tab\there-{tag}.txt"),
+    "raw-crlf-header-injection": ("raw", "crlf-{tag}\r\nX-Injected: 1.txt"),
+    "raw-lf-only": ("raw", "lf-{tag}\nX-Injected: 1.txt"),
+    "raw-nul": ("raw", "nul\x00byte-{tag}.txt"),
+    "raw-invalid-utf8": ("raw", b"latin1-\xff\xfe-{tag}.txt"),
+}
+
+
+def send(api: SEClient, how: str, name: str | bytes, content: bytes) -> httpx.Response:
+    if how == "httpx":
+        assert isinstance(name, str)
+        return api.upload(content, filename=name, content_type="text/plain")
+    param = b'filename="' + name + b'"' if isinstance(name, bytes) else quoted_filename(name)
+    body, headers = raw_multipart(param, content, "text/plain")
+    return api.post(UPLOAD, content=body, headers=headers)
+
+
+def expect_safe_storage_names(meta: dict[str, object], resp: httpx.Response) -> None:
+    for name in ("storage_path", "storage_filename"):
+        value = meta.get(name)
+        segments = re.split(r"[/\\]", str(value))
+        expect(".." not in segments, req="SE-FILE-045", what=f"metadata {name} climbs out of the storage",
+               expected="no '..' path segment", actual=value, resp=resp)  # fmt: skip
+
+
+def check_served_back(api: SEClient, file_id: str, content: bytes) -> None:
+    meta_resp = api.get(file_path(file_id))
+    expect_status(meta_resp, 200, req="SE-FILE-043", what="metadata of the stored hostile name")
+    meta = meta_resp.json()
+    resp = api.get(download_path(file_id))
+    expect_status(resp, 200, req="SE-FILE-043", what="download of the stored hostile name")
+    expect(resp.content == content, req="SE-FILE-043", what="download body", expected="the uploaded bytes",
+           actual=f"{len(resp.content)} bytes", resp=resp)  # fmt: skip
+    expect_clean_headers(resp, req="SE-FILE-044", forbidden=(INJECTED,))
+    expect_safe_storage_names(meta, meta_resp)
+
+
+@pytest.mark.req("SE-FILE-043", "SE-FILE-044", "SE-FILE-045")
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_filename(api: SEClient, case: str) -> None:
+    how, template = HOSTILE[case]
+    name = (
+        template.replace(b"{tag}", tag().encode()) if isinstance(template, bytes) else template.replace("{tag}", tag())
+    )
+    content = payload(333)
+    resp = send(api, how, name, content)
+    expect_not_5xx(resp, req="SE-FILE-043", what=f"upload with the filename case {case}")
+    expect_clean_headers(resp, req="SE-FILE-044", forbidden=(INJECTED,))
+    if resp.status_code == 201:
+        check_served_back(api, resp.json()["file_id"], content)
+
+
+HOSTILE_USERNAMES = {
+    "dotdot": "../../../tmp/evil-{tag}",
+    "slashes": "a/b/c-{tag}",
+    "backslashes": "a\\b\\..\\..\\c-{tag}",
+    "dotdot-only": "..",
+    "crlf": "user-{tag}\r\nX-Injected: 1",
+}
+
+
+@pytest.mark.req("SE-FILE-043", "SE-FILE-044", "SE-FILE-045")
+@pytest.mark.parametrize("case", list(HOSTILE_USERNAMES))
+def test_hostile_token_name(api: SEClient, tokens: TokenFactory, case: str) -> None:
+    """The token's name becomes part of storage_filename (contract §7): it must not steer the path."""
+    client = api.with_token(tokens.mint(role="user", name=HOSTILE_USERNAMES[case].replace("{tag}", tag())))
+    content = payload(222)
+    resp = client.upload(content, filename=f"plain-{tag()}.txt", content_type="text/plain")
+    expect_not_5xx(resp, req="SE-FILE-043", what=f"upload by a token named like {case}")
+    if resp.status_code == 201:
+        check_served_back(api, resp.json()["file_id"], content)

@@ -1,0 +1,202 @@
+"""The operation matrix of contract §4 in all four modes, on one SE restarted into each mode.
+
+The ``mode`` fixture is module-scoped and parametrized, so pytest runs all tests of one mode together and
+the station restarts only when the mode changes (edit → rw → ro → ar). What was stored in edit mode
+before the restarts must still be served in every mode (contract §1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from harness.client import SEClient
+from harness.expect import expect, expect_equal, expect_json, expect_status
+from harness.targets.base import SEHandle, Target
+from harness.tokens import TokenFactory
+from suites.support.data import parse_ts, payload, unique_name
+from suites.support.files import (
+    CACHE,
+    download_path,
+    expect_gone,
+    expect_present,
+    file_path,
+    gc_exists_path,
+    gc_path,
+    get_meta,
+    newest_ids,
+    total,
+    upload_ok,
+)
+from suites.support.service import expect_mode_reported, expected_info_status, get_object
+from suites.support.ses import MODES, ModeStation
+
+# One worker walks the station through the modes (with --dist loadgroup); under plain --dist load every
+# worker that receives a test of this module builds its own station, which is correct but slower.
+pytestmark = [pytest.mark.needs("lifecycle"), pytest.mark.xdist_group("se-modes")]
+
+WRITABLE = ("edit", "rw")
+TIMESTAMPS = ("created_at", "updated_at")
+KEPT = ("file_id", "original_filename", "storage_filename", "file_size", "content_type", "created_by_username",
+        "description", "version", "storage_path", "checksum", "custom_attributes")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def station(se_target: Target, tokens: TokenFactory) -> Iterator[ModeStation]:
+    st = ModeStation(se_target, tokens)
+    yield st
+    st.close()
+
+
+@pytest.fixture(scope="module", params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def in_mode(station: ModeStation, mode: str) -> SEHandle:
+    return station.enter(mode)
+
+
+@pytest.fixture
+def as_role(in_mode: SEHandle, client_for: Callable[..., SEClient], tokens: TokenFactory) -> Callable[[str], SEClient]:
+    """``as_role("user" | "operator" | "admin" | "service" | "anonymous")``: a client on the station's SE."""
+
+    def make(role: str) -> SEClient:
+        token = {"user": tokens.user, "operator": tokens.operator, "admin": tokens.admin,
+                 "service": tokens.service, "anonymous": None}[role]  # fmt: skip
+        return client_for(in_mode, token)
+
+    return make
+
+
+def survivor_of(station: ModeStation) -> Any:
+    assert station.survivor is not None
+    return station.survivor
+
+
+@pytest.mark.req("SE-SVC-015", "SE-SVC-008")
+def test_mode_reported(as_role: Callable[[str], SEClient], mode: str) -> None:
+    client = as_role("anonymous")
+    expect_mode_reported(client, mode)
+    info, resp = get_object(client, "/api/v1/info", req="SE-SVC-008")
+    expect_equal(info.get("status"), expected_info_status(mode), req="SE-SVC-008", what=f"info status in {mode}",
+                 resp=resp)  # fmt: skip
+
+
+@pytest.mark.req("SE-MODE-003")
+def test_data_stored_before_restart_survives(
+    station: ModeStation, as_role: Callable[[str], SEClient], mode: str
+) -> None:
+    api = as_role("user")
+    survivor = survivor_of(station)
+    meta = expect_present(api, survivor, req="SE-MODE-003", what=f"the file stored in edit, now in {mode}")
+    for name in KEPT:
+        expect_equal(meta.get(name), station.survivor_meta.get(name), req="SE-MODE-003", what=f"metadata {name}")
+    for name in TIMESTAMPS:
+        expect_equal(parse_ts(meta.get(name)), parse_ts(station.survivor_meta.get(name)), req="SE-MODE-003",
+                     what=f"metadata {name}")  # fmt: skip
+    expect(survivor.file_id in newest_ids(api, req="SE-MODE-003"), req="SE-MODE-003", what="the list",
+           expected=f"{survivor.file_id} listed", actual="absent")  # fmt: skip
+
+
+@pytest.mark.req("SE-MODE-008")
+def test_reads_work(station: ModeStation, as_role: Callable[[str], SEClient], mode: str) -> None:
+    api = as_role("user")
+    file_id = survivor_of(station).file_id
+    expect_status(api.get(file_path(file_id)), 200, req="SE-MODE-008", what=f"metadata in {mode}")
+    expect_status(api.get("/api/v1/files", params={"limit": 10}), 200, req="SE-MODE-008", what=f"list in {mode}")
+    expect_status(api.get(download_path(file_id)), 200, req="SE-MODE-008", what=f"download in {mode}")
+
+
+@pytest.mark.req("SE-MODE-004", "SE-MODE-005")
+def test_upload(as_role: Callable[[str], SEClient], mode: str) -> None:
+    api = as_role("user")
+    if mode in WRITABLE:
+        stored = upload_ok(api, payload(100), req="SE-MODE-004")
+        expect_present(api, stored, req="SE-MODE-004", what=f"the file uploaded in {mode}")
+        return
+    before = total(api, req="SE-MODE-005")
+    for role in ("user", "admin"):
+        resp = as_role(role).upload(payload(100), filename=unique_name(f"in-{mode}"))
+        expect_status(resp, 400, req="SE-MODE-005", what=f"upload by {role} in {mode}")
+    expect_equal(total(api, req="SE-MODE-005"), before, req="SE-MODE-005", what=f"list total after refusals in {mode}")
+
+
+@pytest.mark.req("SE-MODE-004", "SE-MODE-005")
+def test_patch(station: ModeStation, as_role: Callable[[str], SEClient], mode: str) -> None:
+    api = as_role("user")
+    if mode in WRITABLE:
+        stored = upload_ok(api, req="SE-MODE-004")
+        resp = api.patch(file_path(stored.file_id), json={"description": f"patched in {mode}"})
+        expect_status(resp, 200, req="SE-MODE-004", what=f"PATCH in {mode}")
+        expect_equal(get_meta(api, stored.file_id, req="SE-MODE-004").get("description"), f"patched in {mode}",
+                     req="SE-MODE-004", what="description after the PATCH")  # fmt: skip
+        return
+    file_id = survivor_of(station).file_id
+    before = get_meta(api, file_id, req="SE-MODE-005")
+    for role in ("user", "admin"):
+        resp = as_role(role).patch(file_path(file_id), json={"description": f"patched in {mode}"})
+        expect_status(resp, 400, req="SE-MODE-005", what=f"PATCH by {role} in {mode}")
+    expect_equal(get_meta(api, file_id, req="SE-MODE-005"), before, req="SE-MODE-005",
+                 what=f"metadata after refused PATCHes in {mode}")  # fmt: skip
+
+
+@pytest.mark.req("SE-MODE-006", "SE-FILE-033")
+def test_privileged_delete(station: ModeStation, as_role: Callable[[str], SEClient], mode: str) -> None:
+    api = as_role("user")
+    if mode == "edit":
+        stored = upload_ok(api, req="SE-FILE-033")
+        expect_status(as_role("operator").delete(file_path(stored.file_id)), 204, req="SE-FILE-033",
+                      what="DELETE by an operator in edit")  # fmt: skip
+        expect_gone(api, stored.file_id, req="SE-FILE-033", what="after DELETE in edit")
+        return
+    survivor = survivor_of(station)
+    for role in ("operator", "admin"):
+        resp = as_role(role).delete(file_path(survivor.file_id))
+        expect_status(resp, 400, req="SE-MODE-006", what=f"DELETE by {role} in {mode}")
+    expect_present(api, survivor, req="SE-MODE-006", what=f"the file after refused DELETEs in {mode}")
+
+
+@pytest.mark.req("SE-MODE-007")
+def test_user_delete_is_403(station: ModeStation, as_role: Callable[[str], SEClient], mode: str) -> None:
+    survivor = survivor_of(station)
+    resp = as_role("user").delete(file_path(survivor.file_id))
+    expect_status(resp, 403, req="SE-MODE-007", what=f"DELETE by a user in {mode}")
+    expect_present(as_role("user"), survivor, req="SE-MODE-007", what=f"the file after the refused DELETE in {mode}")
+
+
+@pytest.mark.req("SE-GC-009")
+def test_gc_works(station: ModeStation, as_role: Callable[[str], SEClient], mode: str) -> None:
+    target = station.take()
+    service = as_role("service")
+    exists = service.get(gc_exists_path(target.file_id))
+    expect_status(exists, 200, req="SE-GC-009", what=f"GC exists in {mode}")
+    expect_equal((expect_json(exists, req="SE-GC-009") or {}).get("exists"), True, req="SE-GC-009",
+                 what=f"GC exists of a stored file in {mode}", resp=exists)  # fmt: skip
+    resp = service.delete(gc_path(target.file_id), json={"reason": f"collected in {mode}"})
+    expect_status(resp, 200, req="SE-GC-009", what=f"GC delete in {mode}")
+    expect_equal((expect_json(resp, req="SE-GC-009") or {}).get("status"), "deleted", req="SE-GC-009",
+                 what=f"GC delete status in {mode}", resp=resp)  # fmt: skip
+    expect_gone(as_role("user"), target.file_id, req="SE-GC-009", what=f"after GC in {mode}")
+
+
+CACHE_CALLS = (
+    ("GET", f"{CACHE}/consistency"),
+    ("POST", f"{CACHE}/cleanup-expired"),
+    ("POST", f"{CACHE}/rebuild/incremental"),
+    ("POST", f"{CACHE}/rebuild"),
+)
+
+
+@pytest.mark.req("SE-MODE-009")
+def test_cache_endpoints_work(station: ModeStation, as_role: Callable[[str], SEClient], mode: str) -> None:
+    """Defined last: a rebuild may still run in the background when the station moves on (restart)."""
+    service = as_role("service")
+    for method, path in CACHE_CALLS:
+        resp = service.request(method, path)
+        expect(200 <= resp.status_code < 300, req="SE-MODE-009", what=f"{method} {path} in {mode}",
+               expected="2xx", resp=resp)  # fmt: skip
+    expect_present(as_role("user"), survivor_of(station), req="SE-MODE-009", what=f"the file after rebuilds in {mode}")
