@@ -93,7 +93,9 @@ def pytest_configure_node(node: Any) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if STATE_KEY not in config.stash:
         return
-    selection.select(items, config.getoption(options.dest(options.PROFILE)), config)
+    only = config.getoption(options.dest(options.ONLY_REQ)) or ""
+    wanted = frozenset(r.strip() for r in only.split(",") if r.strip())
+    selection.select(items, config.getoption(options.dest(options.PROFILE)), config, wanted)
     selection.apply_waivers(items, profile_of(config).waivers)
 
 

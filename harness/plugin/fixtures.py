@@ -9,6 +9,7 @@ import pytest
 
 from harness.client import Exchange, SEClient
 from harness.dbview import DbView
+from harness.plugin.selection import requirement_ids
 from harness.plugin.state import STATE_KEY, WorkerState
 from harness.storage_view import StorageView
 from harness.targets.base import Lifecycle, SEHandle, Target
@@ -26,13 +27,6 @@ def _state(request: pytest.FixtureRequest) -> WorkerState:
             "  expected: the suite run with --se-target (docker, local or url), or `se-conformance run`"
         )
     return state
-
-
-def requirement_ids(item: pytest.Item) -> tuple[str, ...]:
-    ids: list[str] = []
-    for mark in item.iter_markers("req"):
-        ids.extend(str(a) for a in mark.args)
-    return tuple(dict.fromkeys(ids))
 
 
 @pytest.fixture(scope="session")

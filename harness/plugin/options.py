@@ -23,6 +23,7 @@ TOKEN_PREFIX = "--se-token-"  # --se-token-user, --se-token-operator, --se-token
 PROFILE = "--se-profile"
 WAIVERS = "--se-waivers"
 REPORT_JSON = "--se-report-json"
+ONLY_REQ = "--se-req"
 
 TARGETS = ("auto", "docker", "local", "url")
 PROFILES = ("core", "db", "fs", "lifecycle", "full")
@@ -54,4 +55,6 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(PROFILE, choices=PROFILES, default="full",
                     help="which tests: core (HTTP only), db, fs, lifecycle, full (default)")  # fmt: skip
     group.addoption(WAIVERS, default=None, help="waiver file (TOML [[waivers]]) added to the profile's waivers")
+    group.addoption(ONLY_REQ, default=None,
+                    help="run only the tests of these requirement IDs (comma-separated), e.g. SE-FILE-001")  # fmt: skip
     group.addoption(REPORT_JSON, default=None, help="write the JSON conformance report to this path")

@@ -14,7 +14,8 @@ from allure_commons.types import AttachmentType
 
 from harness import catalogue
 from harness.client import Exchange
-from harness.plugin.fixtures import JOURNAL_ATTR, SES_ATTR, requirement_ids
+from harness.plugin.fixtures import JOURNAL_ATTR, SES_ATTR
+from harness.plugin.selection import requirement_ids
 
 SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
 

@@ -37,13 +37,23 @@ def capabilities_of(item: pytest.Item) -> frozenset[str]:
     return frozenset(str(a) for mark in item.iter_markers("capability") for a in mark.args)
 
 
-def select(items: list[pytest.Item], profile: str, config: pytest.Config) -> None:
-    """Deselect suite tests that need more than the profile allows (same on every xdist worker)."""
+def requirement_ids(item: pytest.Item) -> tuple[str, ...]:
+    ids = [str(a) for mark in item.iter_markers("req") for a in mark.args]
+    return tuple(dict.fromkeys(ids))
+
+
+def select(items: list[pytest.Item], profile: str, config: pytest.Config, only: frozenset[str] = frozenset()) -> None:
+    """Deselect suite tests outside the profile or the requested requirements (same on every xdist worker)."""
     allowed = PROFILE_FACILITIES[profile]
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
-        (drop if is_suite_item(item) and not needs_of(item) <= allowed else keep).append(item)
+        if not is_suite_item(item):
+            keep.append(item)
+            continue
+        in_profile = needs_of(item) <= allowed
+        asked_for = not only or bool(only & set(requirement_ids(item)))
+        (keep if in_profile and asked_for else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -353,11 +353,11 @@ def _timed(client: SEClient, path: str, out: dict[str, Any]) -> None:
 @pytest.mark.req("SE-CACHE-011")
 def test_second_rebuild_while_one_runs_is_409(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> None:
     """Bounded: one attempt per batch of planted sidecars (150, +150, +200), planting within 10 s.
-    A 409 passes; two overlapping 2xx rebuilds fail; no overlap at all is inconclusive (skipped).
 
-    "Overlapping" is judged from the client: the second request was sent 50 ms after the first and
-    answered before it, so the SE handled it while the first rebuild was running. The second request
-    alternates between a full and an incremental rebuild.
+    The second request (alternately full and incremental) leaves 50 ms after a full rebuild. A 409 for
+    either passes. Two 2xx fail when the second left within the first quarter of the first request's
+    life (the first rebuild was certainly running). Anything else (rebuilds too fast to judge) is
+    inconclusive: plant more and retry, and skip after the last batch.
     """
     req = "SE-CACHE-011"
     handle, client, _, storage = _own_se(spawn_se, client_for, tokens)
@@ -392,13 +392,16 @@ def test_second_rebuild_while_one_runs_is_409(spawn_se: Any, client_for: Any, to
         if 409 in (f_resp.status_code, s_resp.status_code):
             return
         (f0, f1), (s0, s1) = first["span"], second["span"]
-        if s0 > f0 and s1 < f1:
+        # Judged only when the second request left early in the first one's life (first quarter), so
+        # the first rebuild was certainly still running: then a 2xx is a violation, whether the SE ran
+        # both at once or queued the second behind the first.
+        if f0 < s0 < f1 and (s0 - f0) <= 0.25 * (f1 - f0):
             fail(
                 req,
-                f"two rebuilds succeeded while overlapping (second: POST {second_path})",
+                f"a rebuild requested while another ran was not refused (second: POST {second_path})",
                 resp=s_resp,
                 expected="409 for the rebuild requested while the first ran",
-                actual=f"first {f_resp.status_code} in {f1 - f0:.2f}s, second {s_resp.status_code} "
-                f"sent {s0 - f0:.2f}s after it and answered {f1 - s1:.2f}s before it",
+                actual=f"first {f_resp.status_code} in {f1 - f0:.2f}s; second {s_resp.status_code}, "
+                f"sent {s0 - f0:.2f}s after the first, answered {s1 - f0:.2f}s after it",
             )
-    pytest.skip(f"inconclusive: no overlap provoked in {len(RACE_BATCHES)} attempts with up to {planted} sidecars")
+    pytest.skip(f"inconclusive: no judgeable overlap in {len(RACE_BATCHES)} attempts with up to {planted} sidecars")
