@@ -11,7 +11,6 @@ from harness.expect import expect, expect_status
 from harness.tokens import REQUIRED_CLAIMS, TokenFactory
 from suites.support.data import new_uuid, payload
 from suites.support.files import CACHE, FILES, UPLOAD, download_path, file_path, gc_exists_path, gc_path
-from suites.support.http import expect_not_5xx
 
 # (method, path template) of every endpoint that needs a token; {id} is a well-formed unknown UUID.
 PROTECTED = (
@@ -85,7 +84,7 @@ def test_broken_token_is_401(
 @pytest.mark.parametrize("alg", ["RS512", "PS256"])
 def test_other_algorithm_with_right_key_is_401(api: SEClient, tokens: TokenFactory, alg: str) -> None:
     token = jwt.encode(tokens.claims(), tokens.private_pem, algorithm=alg)
-    expect_status(api.with_token(None).get(FILES, headers={"Authorization": f"Bearer {token}"}), 401,
+    expect_status(api.anonymous().get(FILES, headers={"Authorization": f"Bearer {token}"}), 401,
                   req="SE-AUTH-005", what=f"list with an {alg} token signed by the trusted key")  # fmt: skip
 
 
@@ -102,7 +101,6 @@ MALFORMED = {
 def test_malformed_credentials_are_401(api: SEClient, tokens: TokenFactory, case: str) -> None:
     header = MALFORMED[case].replace("{valid}", tokens.user)
     resp = api.anonymous().get(FILES, headers={"Authorization": header})
-    expect_not_5xx(resp, req="SE-AUTH-010", what=f"list with Authorization {case}")
     expect_status(resp, 401, req="SE-AUTH-010", what=f"list with Authorization {case}")
 
 
