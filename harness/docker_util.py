@@ -4,8 +4,9 @@ Everything the harness creates in Docker (containers, networks, volumes) carries
 
 * ``se-conformance=1`` — ours, nothing else is ever touched;
 * ``se-conformance.run=<run id>`` — which run made it (``sweep(run_id)`` removes a run);
-* ``se-conformance.pid=<pid>`` and ``se-conformance.host=<hostname>`` — which process made it, so that
-  ``sweep()`` can tell leftovers of a killed run (creator dead) from objects of a run still going.
+* ``se-conformance.pid=<pid>``, ``se-conformance.pid-start=<its start time>`` and
+  ``se-conformance.host=<hostname>`` — which process made it, so that ``sweep()`` can tell leftovers
+  of a killed run (creator dead, or its pid now someone else's) from objects of a run still going.
 
 The engine may be shared with other users: we never prune, and we only remove labelled objects.
 """
@@ -25,11 +26,12 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import DockerUnavailable, HarnessError
-from harness.runstate import pid_alive
+from harness.runstate import pid_alive, process_start
 
 LABEL_PROJECT = "se-conformance"
 LABEL_RUN = "se-conformance.run"
 LABEL_PID = "se-conformance.pid"
+LABEL_PID_START = "se-conformance.pid-start"
 LABEL_HOST = "se-conformance.host"
 LABEL_ROLE = "se-conformance.role"
 
@@ -106,6 +108,7 @@ def labels(run_id: str, role: str, extra: Mapping[str, str] | None = None) -> di
         LABEL_PROJECT: "1",
         LABEL_RUN: run_id,
         LABEL_PID: str(os.getpid()),
+        LABEL_PID_START: process_start(os.getpid()),
         LABEL_HOST: socket.gethostname(),
         LABEL_ROLE: role,
     }
@@ -172,7 +175,10 @@ def _owned_by_dead_process(attrs_labels: Mapping[str, str]) -> bool:
         pid = int(attrs_labels.get(LABEL_PID, ""))
     except ValueError:
         return True
-    return not pid_alive(pid)
+    if not pid_alive(pid):
+        return True
+    started = attrs_labels.get(LABEL_PID_START, "")
+    return bool(started) and process_start(pid) not in ("", started)
 
 
 def _objects(run_id: str | None) -> Iterator[tuple[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from harness.runstate import live_processes, pid_alive, state_root
+from harness.runstate import live_processes, owner_alive, state_root
 
 
 def local_leftovers() -> list[str]:
@@ -16,11 +16,7 @@ def local_leftovers() -> list[str]:
     for path in sorted(state_root().iterdir()):
         if not path.is_dir():
             continue
-        try:
-            owner = int((path / "owner.pid").read_text())
-        except (OSError, ValueError):
-            owner = -1
-        if owner > 0 and pid_alive(owner):
+        if owner_alive(path):
             continue
         found += [f"process {name} (pid {pid}) of ended run {path.name}" for name, pid in live_processes(path.name)]
     return found

@@ -35,14 +35,47 @@ def run_dir(run_id: str) -> Path:
     path = state_root() / run_id
     if not path.exists():
         path.mkdir(mode=0o755)
-        (path / "owner.pid").write_text(str(os.getpid()))
+        (path / "owner.pid").write_text(_identity(os.getpid()))
     return path
+
+
+def process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot ("" where /proc has no answer).
+
+    pids wrap quickly on these machines (pid_max 32768, a test run forks thousands): a pid alone could
+    make a dead run's record point at whatever process got the number later, and a sweep would kill it.
+    A pid together with its start time names one process for good.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    # Field 22; the command name (field 2) may contain spaces, so count from its closing ')'.
+    return stat.rpartition(")")[2].split()[19]
+
+
+def _identity(pid: int) -> str:
+    return f"{pid} {process_start(pid)}"
+
+
+def _same_process(record: str) -> int | None:
+    """The pid of a ``"<pid> <start>"`` record if that very process still runs, else None."""
+    pid_text, _, start = record.strip().partition(" ")
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return None
+    if not pid_alive(pid):
+        return None
+    if start and process_start(pid) not in ("", start):
+        return None  # the pid was reused by another process
+    return pid
 
 
 def record_process(run_id: str, name: str, pid: int) -> None:
     procs = run_dir(run_id) / "procs"
     procs.mkdir(exist_ok=True)
-    (procs / f"{name}.pid").write_text(str(pid))
+    (procs / f"{name}.pid").write_text(_identity(pid))
 
 
 def forget_process(run_id: str, name: str) -> None:
@@ -72,11 +105,18 @@ def live_processes(run_id: str) -> list[tuple[str, int]]:
     procs = state_root() / run_id / "procs"
     found = []
     for pid_file in sorted(procs.glob("*.pid")) if procs.exists() else []:
-        with contextlib.suppress(ValueError, OSError):
-            pid = int(pid_file.read_text())
-            if pid_alive(pid):
+        with contextlib.suppress(OSError):
+            pid = _same_process(pid_file.read_text())
+            if pid is not None:
                 found.append((pid_file.stem, pid))
     return found
+
+
+def owner_alive(path: Path) -> bool:
+    try:
+        return _same_process((path / "owner.pid").read_text()) is not None
+    except OSError:
+        return False
 
 
 def sweep_local(run_id: str | None = None) -> list[str]:
@@ -91,13 +131,8 @@ def sweep_local(run_id: str | None = None) -> list[str]:
             continue
         if run_id is not None and path.name != run_id:
             continue
-        if run_id is None:
-            try:
-                owner = int((path / "owner.pid").read_text())
-            except (OSError, ValueError):
-                owner = -1
-            if owner > 0 and pid_alive(owner):
-                continue
+        if run_id is None and owner_alive(path):
+            continue
         for name, pid in live_processes(path.name):
             kill_group(pid)
             removed.append(f"process {name} (pid {pid}) of run {path.name}")

@@ -84,9 +84,7 @@ def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": challenge})
 
 
-async def principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
-) -> Principal:
+async def principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
     if credentials is None:
         raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>'")
     try:

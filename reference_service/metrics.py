@@ -24,14 +24,10 @@ class Metrics:
         self.requests[(method, route, str(status))] += 1
         self.request_seconds[(method, route)] += seconds
 
-    def render(
-        self, gauges: Iterable[tuple[str, str, float, dict[str, str]]], wal: dict[tuple[str, str], int]
-    ) -> str:
+    def render(self, gauges: Iterable[tuple[str, str, float, dict[str, str]]], wal: dict[tuple[str, str], int]) -> str:
         lines: list[str] = []
 
-        def family(
-            name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]
-        ) -> None:
+        def family(name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]) -> None:
             lines.append(f"# HELP {name} {help_text}")
             lines.append(f"# TYPE {name} {kind}")
             lines.extend(f"{name}{_labels(**labels)} {value:g}" for labels, value in samples)

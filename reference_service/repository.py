@@ -16,13 +16,10 @@ from reference_service.db.tables import Tables
 from reference_service.records import FileRecord, utcnow
 
 
-def search_vector(t: Tables) -> ColumnElement[Any]:
+def search_vector(record: FileRecord) -> ColumnElement[Any]:
     """Computed by PostgreSQL from the searchable text; 'simple' so no language is assumed."""
-    c = t.files.c
-    return func.to_tsvector(
-        literal_column("'simple'"),
-        func.concat_ws(" ", c.original_filename, c.description, c.version, c.created_by_username),
-    )
+    words = [record.original_filename, record.description, record.version, record.created_by_username]
+    return func.to_tsvector(literal_column("'simple'"), " ".join(w for w in words if w))
 
 
 async def get(conn: AsyncConnection, t: Tables, file_id: uuid.UUID) -> Any | None:
@@ -38,31 +35,30 @@ async def page(conn: AsyncConnection, t: Tables, skip: int, limit: int) -> tuple
     total = (await conn.execute(select(func.count()).select_from(t.files))).scalar_one()
     rows = (
         await conn.execute(
-            select(t.files)
-            .order_by(t.files.c.created_at.desc(), t.files.c.file_id.desc())
-            .offset(skip)
-            .limit(limit)
+            select(t.files).order_by(t.files.c.created_at.desc(), t.files.c.file_id.desc()).offset(skip).limit(limit)
         )
     ).all()
     return int(total), rows
 
 
 async def insert(conn: AsyncConnection, t: Tables, record: FileRecord, ttl_hours: int) -> None:
-    await conn.execute(
-        t.files.insert().values(**record.to_row(), cache_updated_at=utcnow(), cache_ttl_hours=ttl_hours)
-    )
-    await _refresh_search(conn, t, record.file_id)
+    values = {**record.to_row(), "cache_ttl_hours": ttl_hours, "search_vector": search_vector(record)}
+    await conn.execute(t.files.insert().values(**values, cache_updated_at=utcnow()))
 
 
 async def upsert(conn: AsyncConnection, t: Tables, record: FileRecord, ttl_hours: int) -> None:
     """Restore a row from a sidecar: every sidecar field wins over what the cache had."""
-    values = {**record.to_row(), "cache_updated_at": utcnow(), "cache_ttl_hours": ttl_hours}
+    values = {
+        **record.to_row(),
+        "cache_updated_at": utcnow(),
+        "cache_ttl_hours": ttl_hours,
+        "search_vector": search_vector(record),
+    }
     stmt = pg_insert(t.files).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.files.c.file_id], set_={k: stmt.excluded[k] for k in values if k != "file_id"}
     )
     await conn.execute(stmt)
-    await _refresh_search(conn, t, record.file_id)
 
 
 async def save(conn: AsyncConnection, t: Tables, record: FileRecord) -> None:
@@ -70,20 +66,11 @@ async def save(conn: AsyncConnection, t: Tables, record: FileRecord) -> None:
     row = record.to_row()
     row.pop("file_id")
     stmt = update(t.files).where(t.files.c.file_id == record.file_id)
-    await conn.execute(stmt.values(**row, cache_updated_at=utcnow()))
-    await _refresh_search(conn, t, record.file_id)
-
-
-async def _refresh_search(conn: AsyncConnection, t: Tables, file_id: uuid.UUID) -> None:
-    await conn.execute(
-        update(t.files).where(t.files.c.file_id == file_id).values(search_vector=search_vector(t))
-    )
+    await conn.execute(stmt.values(**row, cache_updated_at=utcnow(), search_vector=search_vector(record)))
 
 
 async def delete(conn: AsyncConnection, t: Tables, file_id: uuid.UUID) -> int:
-    result = await conn.execute(
-        t.files.delete().where(t.files.c.file_id == file_id).returning(t.files.c.file_size)
-    )
+    result = await conn.execute(t.files.delete().where(t.files.c.file_id == file_id).returning(t.files.c.file_size))
     size = result.scalar_one_or_none()
     if size is not None:
         await add_usage(conn, t, -int(size), -1)
@@ -125,9 +112,7 @@ async def usage(conn: AsyncConnection, t: Tables) -> tuple[int, int]:
     return int(row.used_bytes), int(row.file_count)
 
 
-async def add_usage(
-    conn: AsyncConnection, t: Tables, size: int, count: int, limit: int | None = None
-) -> bool:
+async def add_usage(conn: AsyncConnection, t: Tables, size: int, count: int, limit: int | None = None) -> bool:
     """Adjust the counters; with ``limit`` the update only happens if it stays within capacity.
 
     The row lock taken by the UPDATE serializes concurrent uploads at commit time, which makes this

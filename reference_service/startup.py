@@ -32,9 +32,7 @@ def check_storage(config: Config) -> None:
     try:
         base.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StartupError(
-            f"STORAGE_LOCAL_BASE_PATH={str(base)!r} cannot be created ({exc.strerror})"
-        ) from None
+        raise StartupError(f"STORAGE_LOCAL_BASE_PATH={str(base)!r} cannot be created ({exc.strerror})") from None
     if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
         raise StartupError(f"STORAGE_LOCAL_BASE_PATH={str(base)!r} is not a writable directory")
 
@@ -66,9 +64,7 @@ async def prepare(config: Config) -> None:
         await wait_for_database(ctx)
         await migrate(ctx.engine, ctx.tables.prefix)
         async with ctx.engine.begin() as conn:
-            await repository.ensure_config(
-                conn, ctx.tables, s.storage_element_id, s.app_mode, s.storage_max_size
-            )
+            await repository.ensure_config(conn, ctx.tables, s.storage_element_id, s.app_mode, s.storage_max_size)
         resolved = await recover_pending(ctx)
         if resolved:
             log.warning("resolved %d stale pending WAL row(s)", resolved)

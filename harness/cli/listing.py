@@ -78,13 +78,14 @@ def render(items: list[dict[str, Any]], reqs: dict[str, Any], args: argparse.Nam
     areas = summarise(items, reqs)
     width = max([len("area"), *(len(a) for a in areas)])
     profiles = list(PROFILE_FACILITIES)
-    lines = [f"{len(reqs)} requirements in the catalogue, {len(items)} tests in the suite", "",
-             "area".ljust(width) + "  reqs  MUST SHOULD  MAY tested  │ tests per profile: "
-             + " ".join(f"{p:>9}" for p in profiles)]  # fmt: skip
+    per_profile = " ".join(f"{p:>9}" for p in profiles)
+    lines = [f"{len(reqs)} requirements in the catalogue, {len(items)} tests collected", "",
+             " " * width + "  requirements" + " " * 24 + "  tests per profile",
+             "area".ljust(width) + "   all  MUST SHOULD  MAY tested  " + per_profile]  # fmt: skip
     for name, area in areas.items():
+        counts = " ".join(f"{area['tests'][p]:>9}" for p in profiles)
         lines.append(f"{name.ljust(width)}  {area['requirements']:>4}  {area['MUST']:>4} {area['SHOULD']:>6} "
-                     f"{area['MAY']:>4} {area['tested']:>6}  │ {'':>19}"
-                     + " ".join(f"{area['tests'][p]:>9}" for p in profiles))  # fmt: skip
+                     f"{area['MAY']:>4} {area['tested']:>6}  {counts}")  # fmt: skip
     tests_of: dict[str, list[str]] = {}
     for item in items:
         for req in item["requirements"]:

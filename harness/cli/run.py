@@ -55,7 +55,8 @@ HELP = {
 }  # fmt: skip
 CHOICES = {opt.TARGET: opt.TARGETS, opt.PROFILE: opt.PROFILES}
 PATH_OPTIONS = (opt.PROFILE_FILE, opt.WAIVERS, opt.PRIVATE_KEY, opt.STORAGE_PATH, opt.CWD)
-DEFAULT_WORKERS = "2"
+DEFAULT_WORKERS = "2"  # = `-n auto` on the project's 2-core machines, explicit so bigger machines stay sane
+URL_WORKERS = "0"  # a deployed SE is one SE: parallel workers would share its files and counters
 LOG_TAIL_LINES = 30
 
 
@@ -73,9 +74,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         p.add_argument(cli_flag(option), dest=opt.dest(option), choices=CHOICES.get(option), help=text,
                        metavar=None if option in CHOICES else cli_flag(option)[2:].upper().replace("-", "_"),
                        default="auto" if option == opt.TARGET else None)  # fmt: skip
-    p.add_argument("-n", "--workers", default=DEFAULT_WORKERS,
+    p.add_argument("-n", "--workers", default=None,
                    help="parallel workers (pytest-xdist), each with its own SE and table prefix: a number, "
-                        "0 for none, or auto (one per core); default 2")  # fmt: skip
+                        "0 for none, or auto (one per core); default 2, and 0 for the url target")  # fmt: skip
     p.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
     p.add_argument("--out", default="out", type=Path,
                    help="output directory (default ./out): report.json, junit.xml, allure-results/, "
@@ -116,7 +117,12 @@ class OutputPaths:
             stale.unlink(missing_ok=True)
 
 
-def workers_arg(value: str) -> str:
+def is_url_target(args: argparse.Namespace) -> bool:
+    return bool(args.se_target == "url" or (args.se_target == "auto" and args.se_url))
+
+
+def workers_arg(args: argparse.Namespace) -> str:
+    value = str(args.workers) if args.workers is not None else URL_WORKERS if is_url_target(args) else DEFAULT_WORKERS
     if value in ("auto", "logical") or (value.isdigit() and int(value) >= 0):
         return value
     raise ConfigurationError(f"--workers {value!r} is not a worker count", expected="a number ≥ 0, or auto")
@@ -126,7 +132,7 @@ def pytest_command(args: argparse.Namespace, paths: OutputPaths) -> list[str]:
     """The pytest invocation for ``args`` (pure)."""
     cmd = [sys.executable, "-m", "pytest", str(args.suite.resolve()),
            "-c", str(common.REPO_ROOT / "pyproject.toml"), "--rootdir", str(common.REPO_ROOT),
-           "-n", workers_arg(str(args.workers)),
+           "-n", workers_arg(args),
            "--junitxml", str(paths.junit.resolve()), "--alluredir", str(paths.allure.resolve()),
            opt.REPORT_JSON, str(paths.report.resolve())]  # fmt: skip
     for option in FORWARDED:
@@ -143,13 +149,15 @@ def pytest_command(args: argparse.Namespace, paths: OutputPaths) -> list[str]:
 
 def preflight(args: argparse.Namespace) -> None:
     """What can be checked in a second, before pytest: profile, waivers, url target, suite path."""
-    workers_arg(str(args.workers))
+    if workers_arg(args) != "0" and is_url_target(args):
+        print("se-conformance: warning: the url target is one SE shared by all workers; tests that count files "
+              "may see each other's (use -n 0 for a clean verdict)", file=sys.stderr)  # fmt: skip
     if not args.suite.exists():
         raise ConfigurationError(f"the suite is not at {args.suite}", expected="the project's suites/ directory",
                                  hint="run se-conformance from a clone of the project (pip install -e .)")  # fmt: skip
     profile = load_profile(args.se_profile_file)
     check_not_expired(all_waivers(profile, args.se_waivers))
-    if args.se_target == "url" or (args.se_target == "auto" and args.se_url):
+    if is_url_target(args):
         if not args.se_url:
             raise ConfigurationError("--target url needs --url", expected="e.g. --url http://127.0.0.1:8000")
         from harness.targets.url import UrlTarget

@@ -55,7 +55,7 @@ class _Stop:
 def describe(se: SEHandle, dsn: str, tokens: TokenFactory, private_key: Path) -> str:
     storage = se.private.get("storage_path", "")
     curl = f'curl -sS -H "Authorization: Bearer $SE_TOKEN" {se.base_url}/api/v1/files'
-    upload = (f"curl -sS -H \"Authorization: Bearer $SE_TOKEN\" -F file=@README.md "
+    upload = (f"curl -sS -H \"Authorization: Bearer $SE_TOKEN\" -F file=@/etc/os-release "
               f"{se.base_url}/api/v1/files/upload")  # fmt: skip
     suite = (f"se-conformance run --target url --url {se.base_url} --table-prefix {se.prefix} "
              f"--db-dsn {shlex.quote(dsn)} --storage-path {storage} --private-key {private_key}")  # fmt: skip

@@ -133,7 +133,7 @@ def _debootstrap_tarball(recipe: RootfsRecipe, tarball: Path, log: Log) -> None:
                     shutil.rmtree(path)
                 else:
                     path.unlink()
-        partial = tarball.with_suffix(".tar.partial")
+        partial = workdir / "rootfs.tar"  # private to this build: concurrent builds never share it
         # --numeric-owner: ids must stay those of the rootfs, not be mapped through the host's names.
         subprocess.run(["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(partial), "."], check=True)
         os.replace(partial, tarball)  # atomic: a killed build never leaves a half tarball behind

@@ -119,9 +119,9 @@ def download_wheels(pins: list[str], log: Log) -> Path:
     target = cache_dir() / "wheels" / content_hash("wheels-v1", pins, PLATFORMS)
     if (target / "requirements.txt").exists():
         return target
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A directory of our own: two processes may download the same set at once; the first rename wins.
+    partial = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
            "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
            "--dest", str(partial)]  # fmt: skip
@@ -130,13 +130,17 @@ def download_wheels(pins: list[str], log: Log) -> Path:
     log(f"downloading {len(pins)} wheels for the SE image into {target}")
     done = subprocess.run([*cmd, *pins], capture_output=True, text=True, check=False)
     if done.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
         raise HarnessError(
             "pip download of the reference service's wheels failed",
             expected="PyPI (or the index pip is configured with) to answer on this host",
             hint=(done.stderr or done.stdout).strip()[-2000:],
         )
     (partial / "requirements.txt").write_text("\n".join(pins) + "\n")
-    os.replace(partial, target)
+    try:
+        os.replace(partial, target)
+    except OSError:  # another process finished first (target is a non-empty directory now)
+        shutil.rmtree(partial, ignore_errors=True)
     return target
 
 

@@ -56,7 +56,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if SHARED_KEY in workerinput:
             config.stash[STATE_KEY] = WorkerState(config, workerinput[SHARED_KEY])
         return
-    if _suite_requested(config):
+    # Collecting only (e.g. `se-conformance list`) must not start anything.
+    if _suite_requested(config) and not config.option.collectonly:
         try:
             controller = Controller(config)
         except HarnessError as exc:

@@ -84,7 +84,9 @@ class Controller:
         elif self.kind == "docker":
             from harness.targets.docker import DockerRun
 
-            self._docker = DockerRun(run_id=self.run_id, image=self.config.getoption(opt.dest(opt.IMAGE)))
+            self._docker = DockerRun(
+                run_id=self.run_id, image=self.config.getoption(opt.dest(opt.IMAGE)), profile=self.profile
+            )
             self.shared["docker"] = self._docker.start()
             self.shared["database"] = self.shared["docker"]["database"]
         elif self.kind == "url" and not self.config.getoption(opt.dest(opt.URL)):

@@ -117,6 +117,7 @@ def render_html(results_dir: Path, out_dir: Path, *, install: bool = False, name
                                  expected="a directory with *-result.json files (se-conformance run --out DIR)",
                                  hint="run the suite first, or pass --results DIR")  # fmt: skip
     executable = allure_or_error(install)
+    results_dir, out_dir = results_dir.resolve(), out_dir.resolve()
     config = {
         "name": name,
         "categories": CATEGORIES,
@@ -130,6 +131,7 @@ def render_html(results_dir: Path, out_dir: Path, *, install: bool = False, name
         done = subprocess.run(
             [executable, "generate", str(results_dir), "--output", str(out_dir), "--config", str(config_path)],
             capture_output=True, text=True, timeout=600, check=False, cwd=tmp,
+            env={**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"},
         )  # fmt: skip
     index = out_dir / "index.html"
     if done.returncode != 0 or not index.exists():

@@ -284,14 +284,6 @@ def _docker_version() -> str | None:
     return None
 
 
-def _image_id(image: str) -> str | None:
-    with contextlib.suppress(Exception):
-        from harness.docker_util import client
-
-        return str(client().images.get(image).id)
-    return None
-
-
 def run_facts(config: pytest.Config, recorder: Recorder, exitstatus: int) -> document.RunFacts:
     state = config.stash.get(STATE_KEY, None)
     shared = state.shared if state is not None else {}
@@ -299,8 +291,6 @@ def run_facts(config: pytest.Config, recorder: Recorder, exitstatus: int) -> doc
     workers = [w for w in recorder.workers if w]
     kind = str(shared.get("kind") or "unknown")
     identity: dict[str, Any] = next((dict(w["identity"]) for w in workers if w.get("identity")), {"kind": kind})
-    if kind == "docker" and identity.get("image"):
-        identity.setdefault("image_id", _image_id(str(identity["image"])))
     info = next((w["info"] for w in workers if w.get("info")), None)
     waivers = all_waivers(profile, None) + config.stash.get(FILE_WAIVERS_KEY, [])
     finished = time.time()

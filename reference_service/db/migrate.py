@@ -31,7 +31,5 @@ async def migrate(engine: AsyncEngine, prefix: str) -> None:
     # transaction-level advisory lock, so two SEs starting at the same moment (same or different
     # prefix) take turns, and a failed migration leaves nothing behind.
     async with engine.begin() as conn:
-        await conn.execute(
-            text("SELECT pg_advisory_xact_lock(:cls, :key)"), {"cls": LOCK_CLASS, "key": MIGRATION_LOCK}
-        )
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:cls, :key)"), {"cls": LOCK_CLASS, "key": MIGRATION_LOCK})
         await conn.run_sync(_upgrade, prefix)

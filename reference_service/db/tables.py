@@ -91,9 +91,7 @@ def build_tables(prefix: str) -> Tables:
         Column("completed_at", DateTime(timezone=True), nullable=True),
         Column("duration_ms", Integer, nullable=True),
         Column("user_id", String(255), nullable=True),
-        CheckConstraint(
-            "status IN ('pending', 'committed', 'rolled_back', 'failed')", name=f"{p}_wal_status_check"
-        ),
+        CheckConstraint("status IN ('pending', 'committed', 'rolled_back', 'failed')", name=f"{p}_wal_status_check"),
     )
     wal.primary_key.name = f"{p}_wal_pkey"
     Index(f"{p}_wal_status_idx", wal.c.status)

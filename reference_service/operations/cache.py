@@ -54,9 +54,7 @@ def scan_sidecars(base: Path) -> Scan:
                 scan.errors.append(f"{rel}: {exc}")
                 continue
             if record.file_id in scan.records:
-                scan.errors.append(
-                    f"{rel}: file_id {record.file_id} also in {scan.records[record.file_id][0]}"
-                )
+                scan.errors.append(f"{rel}: file_id {record.file_id} also in {scan.records[record.file_id][0]}")
                 continue
             scan.records[record.file_id] = (rel, record)
     return scan
@@ -74,11 +72,7 @@ async def consistency(ctx: Context) -> dict[str, Any]:
     orphan_cache = sorted(set(rows) - set(scan.records), key=str)
     orphan_attr = sorted(set(scan.records) - set(rows), key=str)
     mismatched = sorted(
-        (
-            fid
-            for fid in set(rows) & set(scan.records)
-            if FileRecord.from_row(rows[fid]) != scan.records[fid][1]
-        ),
+        (fid for fid in set(rows) & set(scan.records) if FileRecord.from_row(rows[fid]) != scan.records[fid][1]),
         key=str,
     )
     expired = sorted((fid for fid, row in rows.items() if repository.is_expired(row, now)), key=str)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +24,7 @@ from reference_service.storage.capacity import CapacityExceeded
 from reference_service.storage.sidecar import SidecarTooLarge
 
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+log = logging.getLogger("reference_service")
 
 
 def paths(ctx: Context, record: FileRecord) -> tuple[Path, Path]:
@@ -45,7 +49,20 @@ def as_service_error(exc: BaseException) -> BaseException:
         return BadRequest(str(exc))
     if isinstance(exc, OSError) and exc.errno in NO_SPACE:
         return InsufficientStorage("the storage volume is full")
-    return exc  # database outages are mapped to 503 by the global handler
+    if is_db_unavailable(exc) or not isinstance(exc, Exception):
+        return exc  # 503 by the global handler; cancellation propagates untouched
+    # Answered as a handled 500 (the connection stays usable) after logging the traceback once.
+    log.error("operation failed", exc_info=exc)
+    return ServiceError(f"internal error ({type(exc).__name__}); the operation was rolled back")
+
+
+async def best_effort(what: str, fn: Callable[..., object], *args: object) -> None:
+    """Run a blocking clean-up step in a thread; log a failure instead of raising it, so that the
+    WAL row is still resolved (a clean-up problem must not leave the row pending)."""
+    try:
+        await asyncio.to_thread(fn, *args)
+    except Exception:
+        log.exception("clean-up step failed: %s", what)
 
 
 def describe(exc: BaseException) -> str:

@@ -10,7 +10,7 @@ from datetime import datetime
 from reference_service import repository
 from reference_service.auth import Principal
 from reference_service.context import Context
-from reference_service.operations.common import describe, paths
+from reference_service.operations.common import as_service_error, best_effort, describe, paths
 from reference_service.records import FileRecord
 from reference_service.storage import sidecar
 from reference_service.storage.fsops import remove_durably
@@ -66,7 +66,8 @@ async def delete_file(
                     ctx.wal.unresolved.add(entry.transaction_id)
                 else:
                     if sidecar_gone:
-                        await asyncio.to_thread(sidecar.write, sidecar_path, sidecar.encode(record))
+                        data = sidecar.encode(record)
+                        await best_effort("restore sidecar", sidecar.write, sidecar_path, data)
                     await ctx.wal.rollback(entry, describe(exc))
-                raise
+                raise as_service_error(exc) from exc
     return Deleted(record, deleted_at)

@@ -102,7 +102,14 @@ async def recover_pending(ctx: Context) -> int:
     async with ctx.engine.connect() as conn:
         rows = (await conn.execute(select(w).where(w.c.status == "pending").order_by(w.c.started_at))).all()
     for row in rows:
-        await resolve(ctx, row)
+        try:
+            await resolve(ctx, row)
+        except Exception as exc:
+            # Never block the start on one row: record why it could not be cleaned up.
+            log.exception("WAL %s: recovery failed", row.transaction_id)
+            async with ctx.engine.begin() as conn:
+                message = f"recovery could not clean up: {type(exc).__name__}: {exc}"
+                await ctx.wal.finish_in(conn, row.transaction_id, row.started_at, "failed", message)
     if rows:
         async with ctx.engine.begin() as conn:
             await repository.recount(conn, ctx.tables)

@@ -12,7 +12,7 @@ from reference_service import repository
 from reference_service.auth import Principal
 from reference_service.context import Context
 from reference_service.errors import BadRequest, NotFound
-from reference_service.operations.common import as_service_error, describe, paths
+from reference_service.operations.common import as_service_error, best_effort, describe, paths
 from reference_service.records import FileRecord, utcnow
 from reference_service.schemas import FileUpdate
 from reference_service.storage import sidecar
@@ -71,7 +71,7 @@ async def update_file(ctx: Context, who: Principal, file_id: uuid.UUID, body: Fi
                     await repository.save(conn, ctx.tables, new)
                     await ctx.wal.commit_in(conn, entry, plan)
             except BaseException as exc:
-                await asyncio.to_thread(_restore, sidecar_path, old)
+                await best_effort("restore sidecar", _restore, sidecar_path, old)
                 await ctx.wal.rollback(entry, describe(exc))
                 raise as_service_error(exc) from exc
     return new

@@ -14,7 +14,7 @@ from reference_service.auth import Principal
 from reference_service.context import Context
 from reference_service.errors import BadRequest, Conflict, InsufficientStorage
 from reference_service.jsonvalue import InvalidValue, check_text, parse_object
-from reference_service.operations.common import as_service_error, describe, paths
+from reference_service.operations.common import as_service_error, best_effort, describe, paths
 from reference_service.records import FileRecord, utcnow
 from reference_service.storage import layout, sidecar
 from reference_service.storage.capacity import CapacityExceeded
@@ -49,9 +49,7 @@ def _fields(received: ReceivedFile, who: Principal) -> dict[str, Any]:
         check_text(name, "filename")
         description = check_text(f["description"], "description") if "description" in f else None
         version = check_text(f["version"], "version") if "version" in f else None
-        attrs = (
-            parse_object(f["custom_attributes"], "custom_attributes") if f.get("custom_attributes") else {}
-        )
+        attrs = parse_object(f["custom_attributes"], "custom_attributes") if f.get("custom_attributes") else {}
     except InvalidValue as exc:
         raise BadRequest(str(exc)) from None
     if version is not None and len(version) > MAX_VERSION:
@@ -70,9 +68,7 @@ async def handle(ctx: Context, who: Principal, request: Request) -> FileRecord:
     declared = request.headers.get("content-length", "")
     available = ctx.guard.available(used)
     if declared.isdigit() and int(declared) - FRAMING_ALLOWANCE > available:
-        raise InsufficientStorage(
-            f"insufficient storage: the body is {declared} bytes, {available} available"
-        )
+        raise InsufficientStorage(f"insufficient storage: the body is {declared} bytes, {available} available")
     with ctx.guard.reserve(used) as reservation:
         try:
             received = await receive(request, layout.incoming_dir(ctx.base), reservation)
@@ -128,8 +124,8 @@ async def _store(ctx: Context, who: Principal, received: ReceivedFile) -> FileRe
             try:
                 await asyncio.to_thread(place_no_clobber, received.temp_path, data_path)
                 placed.append(data_path)
-                placed.append(sidecar_path)
                 await asyncio.to_thread(sidecar.write, sidecar_path, sidecar_bytes)
+                placed.append(sidecar_path)
                 async with ctx.engine.begin() as conn:
                     await repository.insert(conn, ctx.tables, record, ctx.settings.cache_ttl_hours)
                     if not await repository.add_usage(
@@ -144,7 +140,7 @@ async def _store(ctx: Context, who: Principal, received: ReceivedFile) -> FileRe
                     await ctx.wal.commit_in(conn, entry, {**plan, "result": result})
             except BaseException as exc:
                 # Only what *this* request created is removed; a racing upload's files stay.
-                await asyncio.to_thread(remove_durably, *placed, *temp_siblings(sidecar_path))
+                await best_effort("remove partial upload", remove_durably, *placed, *temp_siblings(sidecar_path))
                 await ctx.wal.rollback(entry, describe(exc))
                 raise as_service_error(exc) from exc
     return record

@@ -13,16 +13,12 @@ router = APIRouter(prefix="/api/v1/cache", tags=["cache"])
 
 
 @router.get("/consistency", response_model=ConsistencyReport, responses=errors(401, 403, 503))
-async def consistency(
-    _who: Principal = Depends(service_account), ctx: Context = Depends(get_ctx)
-) -> ConsistencyReport:
+async def consistency(_who: Principal = Depends(service_account), ctx: Context = Depends(get_ctx)) -> ConsistencyReport:
     return ConsistencyReport(**await cache.consistency(ctx))
 
 
 @router.post("/rebuild", response_model=RebuildResult, responses=errors(401, 403, 409, 503))
-async def rebuild_full(
-    _who: Principal = Depends(service_account), ctx: Context = Depends(get_ctx)
-) -> RebuildResult:
+async def rebuild_full(_who: Principal = Depends(service_account), ctx: Context = Depends(get_ctx)) -> RebuildResult:
     return RebuildResult(**await cache.rebuild(ctx, full=True))
 
 
@@ -34,7 +30,5 @@ async def rebuild_incremental(
 
 
 @router.post("/cleanup-expired", response_model=CleanupResult, responses=errors(401, 403, 409, 503))
-async def cleanup_expired(
-    _who: Principal = Depends(service_account), ctx: Context = Depends(get_ctx)
-) -> CleanupResult:
+async def cleanup_expired(_who: Principal = Depends(service_account), ctx: Context = Depends(get_ctx)) -> CleanupResult:
     return CleanupResult(**await cache.cleanup_expired(ctx))

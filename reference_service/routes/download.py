@@ -93,6 +93,4 @@ async def download(
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     headers["Content-Length"] = str(end - start + 1)
-    return StreamingResponse(
-        _chunks(fh, start, end - start + 1, ctx.metrics), status_code=status, headers=headers
-    )
+    return StreamingResponse(_chunks(fh, start, end - start + 1, ctx.metrics), status_code=status, headers=headers)

@@ -88,9 +88,7 @@ async def patch_file(
     return to_metadata(await load_row(ctx, file_id))
 
 
-@router.delete(
-    "/{file_id}", status_code=204, response_class=Response, responses=errors(400, 401, 403, 404, 503)
-)
+@router.delete("/{file_id}", status_code=204, response_class=Response, responses=errors(400, 401, 403, 404, 503))
 async def delete_file(
     file_id: uuid.UUID, who: Principal = Depends(deleter), ctx: Context = Depends(deletable)
 ) -> Response:

@@ -112,9 +112,7 @@ async def capacity(ctx: Context = Depends(get_ctx)) -> Capacity:
     return Capacity(
         storage_id=ctx.settings.storage_element_id,
         mode=ctx.mode,
-        capacity=CapacityFigures(
-            total=total, used=used, available=max(total - used, 0), percent_used=percent
-        ),
+        capacity=CapacityFigures(total=total, used=used, available=max(total - used, 0), percent_used=percent),
         health=_health(fresh, percent),  # type: ignore[arg-type]
         last_update=datetime.now(UTC),
         backend=ctx.settings.storage_type,
@@ -145,9 +143,7 @@ async def metrics(ctx: Context = Depends(get_ctx)) -> PlainTextResponse:
         w = ctx.tables.wal
         try:
             async with ctx.engine.connect() as conn:
-                query = select(w.c.operation_type, w.c.status, func.count()).group_by(
-                    w.c.operation_type, w.c.status
-                )
+                query = select(w.c.operation_type, w.c.status, func.count()).group_by(w.c.operation_type, w.c.status)
                 wal_counts = {(op, st): int(n) for op, st, n in (await conn.execute(query)).all()}
         except Exception as exc:
             log.debug("WAL counts unavailable: %s", exc)

@@ -1,11 +1,13 @@
-"""A bounded concurrent burst: 40 uploads, then PATCHes (some racing on one file), DELETEs, GC deletes and
-10 more uploads all at once, 8 clients. Afterwards nothing is lost and table, sidecars and WAL agree.
+"""A bounded concurrent burst, 8 clients: 40 uploads; then PATCHes, DELETEs, GC deletes and 10 more
+uploads all at once; then contention on single files (4 PATCHes released together by a barrier, and a
+PATCH released together with a DELETE). Afterwards nothing is lost and table, sidecars and WAL agree.
 """
 
 from __future__ import annotations
 
 import queue
 import random
+import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +28,7 @@ from suites.support.inspect import (
     expected_data_path,
     read_sidecar,
     same_value,
-    temp_files,
+    stray_files,
     wal_rows_of,
     wal_summary,
 )
@@ -35,7 +37,9 @@ THREADS = 8
 FIRST_UPLOADS = 40
 LATE_UPLOADS = 10
 SINGLE_PATCH = range(0, 15)
-RACE_PATCH = range(15, 20)
+RACE_PATCH = range(15, 20)  # 4 PATCHes each, released together
+RACE_WIDTH = 4
+PATCH_VS_DELETE = range(33, 36)  # a PATCH and a DELETE, released together
 DELETED = range(20, 30)
 GC_DELETED = range(30, 33)
 
@@ -100,11 +104,6 @@ def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any
             body = {"description": f"patched-{i}", "version": f"v{i}", "custom_attributes": {"i": i}}
             patch_sent[ids[i]] = [body]
             tasks.append(("PATCH", ids[i], lambda c, f=ids[i], b=body: c.patch(f"/api/v1/files/{f}", json=b)))
-        for i in RACE_PATCH:
-            bodies = [{"description": f"race-{side}", "version": side} for side in ("a", "b")]
-            patch_sent[ids[i]] = bodies
-            for b in bodies:
-                tasks.append(("PATCH", ids[i], lambda c, f=ids[i], b=b: c.patch(f"/api/v1/files/{f}", json=b)))
         for i in DELETED:
             tasks.append(("DELETE", ids[i], lambda c, f=ids[i]: c.with_token(op_token).delete(f"/api/v1/files/{f}")))
         for i in GC_DELETED:
@@ -114,6 +113,41 @@ def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any
         random.Random(4).shuffle(tasks)
         second = [executor.submit(pool.call, label, fid, send) for label, fid, send in tasks]
         ledger.outcomes += [f.result() for f in second]
+
+    # Contention on single files, one group at a time, its members released together.
+    groups: list[list[tuple[str, str, Callable[[SEClient], httpx.Response]]]] = []
+    for i in RACE_PATCH:
+        bodies = [
+            {"description": f"race-{k}", "version": f"r{k}", "custom_attributes": {"k": k}} for k in range(RACE_WIDTH)
+        ]
+        patch_sent[ids[i]] = bodies
+        groups.append(
+            [("PATCH", ids[i], lambda c, f=ids[i], b=b: c.patch(f"/api/v1/files/{f}", json=b)) for b in bodies]
+        )
+    for i in PATCH_VS_DELETE:
+        body = {"description": f"doomed-{i}"}
+        patch_sent[ids[i]] = [body]
+        groups.append(
+            [
+                ("PATCH", ids[i], lambda c, f=ids[i], b=body: c.patch(f"/api/v1/files/{f}", json=b)),
+                ("DELETE", ids[i], lambda c, f=ids[i]: c.with_token(op_token).delete(f"/api/v1/files/{f}")),
+            ]
+        )
+    for group in groups:
+        barrier = threading.Barrier(len(group), timeout=10)
+
+        def together(
+            send: Callable[[SEClient], httpx.Response], barrier: threading.Barrier = barrier
+        ) -> Callable[[SEClient], httpx.Response]:
+            def go(client: SEClient) -> httpx.Response:
+                barrier.wait()
+                return send(client)
+
+            return go
+
+        with ThreadPoolExecutor(len(group)) as executor:
+            racing = [executor.submit(pool.call, label, fid, together(send)) for label, fid, send in group]
+            ledger.outcomes += [f.result() for f in racing]
 
     # -- SE-DUR-011: no 5xx, nothing lost ------------------------------------------------------
     errors = [o for o in ledger.outcomes if o.status is None or o.status >= 500]
@@ -172,20 +206,23 @@ def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any
             rel = expected_data_path(meta)
             _, doc = read_sidecar(storage, rel + SIDECAR_SUFFIX) if rel + SIDECAR_SUFFIX in files else (b"", None)
             row = rows.get(fid, {})
-            for name in ("description", "version", "checksum", "file_size", "storage_filename"):
+            for name in ("description", "version", "checksum", "file_size", "storage_filename", "updated_at"):
                 values = {"api": meta.get(name), "row": row.get(name), "sidecar": (doc or {}).get(name)}
                 if not (
                     same_value(name, values["api"], values["row"])
                     and same_value(name, values["api"], values["sidecar"])
                 ):
                     disagree.append(f"{fid} {name}: {values}")
+            if (doc or {}).get("custom_attributes") != meta.get("custom_attributes"):
+                side = (doc or {}).get("custom_attributes")
+                disagree.append(f"{fid} custom_attributes: api {meta.get('custom_attributes')}, sidecar {side}")
             if rel not in files or doc is None:
                 disagree.append(f"{fid}: data file or sidecar missing at {rel}")
             elif sha256_hex(storage.read_bytes(rel)) != meta.get("checksum"):
                 disagree.append(f"{fid}: data file bytes differ from checksum")
         expect(not disagree, req=req, what="API vs row vs sidecar", actual=disagree[:10], expected="equal")
         expect_equal(len(sidecars), len(alive), req=req, what="sidecars in the storage path")
-        expect_equal(temp_files(storage), [], req=req, what="temp files after the burst")
+        expect_equal(stray_files(storage), [], req=req, what="temporary files after the burst")
 
         wal = wal_rows_of(view, file_ids=ids)
         pending = [r for r in wal if r.get("status") == "pending"]

@@ -1,12 +1,14 @@
 """kill -9 during a burst of uploads, then a restart on the same prefix, database and storage.
 
 Bounded: 4 uploading threads, the kill comes after 12 acknowledged uploads or 4 s, whichever is first.
+One more upload streams its body slowly, so that at the kill one upload is certainly half received.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,7 +20,8 @@ from harness.expect import expect, expect_json, expect_status, fail
 from harness.targets.base import Lifecycle
 from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload, sha256_hex
-from suites.support.inspect import SIDECAR_SUFFIX, consistency, temp_files, wal_summary
+from suites.support.http import quoted_filename, raw_multipart
+from suites.support.inspect import LAYOUT_RE, SIDECAR_SUFFIX, consistency, stray_files, wal_summary
 
 THREADS = 4
 KILL_AFTER_ACKS = 12
@@ -54,6 +57,35 @@ class Burst:
             n += 1
 
 
+SLOW_SIZE = 1024 * 1024
+SLOW_FAST_PART = 512 * 1024
+
+
+def _slow_upload(base_url: str, token: str, fid: str, content: bytes, half_sent: threading.Event) -> None:
+    """Stream an upload: half of the body at once, then 4 KiB every 50 ms until the SE dies.
+
+    A raw httpx client (not ``SEClient``, which buffers request bodies to record them): this request
+    only arranges the crash; its outcome is judged through ``burst.attempted``.
+    """
+    body, headers = raw_multipart(quoted_filename("slow.bin"), content, fields={"file_id": fid})
+    headers = {**headers, "Authorization": f"Bearer {token}", "Content-Length": str(len(body))}
+
+    def chunks() -> Iterator[bytes]:
+        yield body[:SLOW_FAST_PART]
+        half_sent.set()
+        for at in range(SLOW_FAST_PART, len(body), 4096):
+            time.sleep(0.05)
+            yield body[at : at + 4096]
+
+    try:
+        with httpx.Client(timeout=httpx.Timeout(60.0, connect=5.0)) as http:
+            http.post(f"{base_url}/api/v1/files/upload", content=chunks(), headers=headers)
+    except (httpx.HTTPError, OSError):
+        pass  # the SE was killed under it, as intended
+    finally:
+        half_sent.set()
+
+
 def _served(client: SEClient, fid: str) -> tuple[int, dict[str, Any] | None, bytes | None]:
     resp = client.get(f"/api/v1/files/{fid}")
     if resp.status_code != 200:
@@ -70,11 +102,18 @@ def test_kill_9_during_uploads_then_restart(
 ) -> None:
     handle = spawn_se()
     burst = Burst([client_for(handle, tokens.user) for _ in range(THREADS)])
+    slow_id, slow_content, half_sent = new_uuid(), payload(SLOW_SIZE), threading.Event()
+    burst.attempted[slow_id] = slow_content
     threads = [threading.Thread(target=burst.run, args=(i,), daemon=True) for i in range(THREADS)]
+    threads.append(
+        threading.Thread(
+            target=_slow_upload, args=(handle.base_url, tokens.user, slow_id, slow_content, half_sent), daemon=True
+        )
+    )
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + BURST_MAX_S
-    while time.monotonic() < deadline and len(burst.acked) < KILL_AFTER_ACKS:
+    while time.monotonic() < deadline and (len(burst.acked) < KILL_AFTER_ACKS or not half_sent.is_set()):
         time.sleep(0.02)
     lifecycle.kill_se(handle)
     burst.stop.set()
@@ -130,14 +169,14 @@ def test_kill_9_during_uploads_then_restart(
         storage = restarted.storage
         if storage is not None:
             files = storage.list_files()
-            left = temp_files(storage)
-            data = [p for p in files if "/" in p and not p.endswith(SIDECAR_SUFFIX) and p not in left]
+            left = stray_files(storage)
+            data = [p for p in files if LAYOUT_RE.match(p) and not p.endswith(SIDECAR_SUFFIX) and p not in left]
             lonely = [p for p in data if p + SIDECAR_SUFFIX not in files]
             expect(
                 not left and not lonely,
                 req="SE-DUR-004",
                 what="leftovers after the restart",
-                actual={"temp files": left, "data files without sidecar": lonely},
+                actual={"temporary files": left, "data files without sidecar": lonely},
                 expected="none",
             )
         report = consistency(client.with_token(tokens.service), req="SE-DUR-004")

@@ -8,8 +8,6 @@ before the restarts must still be served in every mode (contract §1).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
-
 import pytest
 
 from harness.client import SEClient
@@ -19,6 +17,7 @@ from harness.tokens import TokenFactory
 from suites.support.data import parse_ts, payload, unique_name
 from suites.support.files import (
     CACHE,
+    Stored,
     download_path,
     expect_gone,
     expect_present,
@@ -33,9 +32,10 @@ from suites.support.files import (
 from suites.support.service import expect_mode_reported, expected_info_status, get_object
 from suites.support.ses import MODES, ModeStation
 
-# One worker walks the station through the modes (with --dist loadgroup); under plain --dist load every
-# worker that receives a test of this module builds its own station, which is correct but slower.
-pytestmark = [pytest.mark.needs("lifecycle"), pytest.mark.xdist_group("se-modes")]
+# Under --dist load every worker that receives a test of this module builds its own station (correct, but
+# up to twice the restarts); --dist loadscope keeps the module on one worker. (xdist's loadgroup does not
+# regroup items under pytest 9, which moved Node._nodeid.)
+pytestmark = pytest.mark.needs("lifecycle")
 
 WRITABLE = ("edit", "rw")
 TIMESTAMPS = ("created_at", "updated_at")
@@ -72,7 +72,7 @@ def as_role(in_mode: SEHandle, client_for: Callable[..., SEClient], tokens: Toke
     return make
 
 
-def survivor_of(station: ModeStation) -> Any:
+def survivor_of(station: ModeStation) -> Stored:
     assert station.survivor is not None
     return station.survivor
 
@@ -135,13 +135,14 @@ def test_patch(station: ModeStation, as_role: Callable[[str], SEClient], mode: s
         expect_equal(get_meta(api, stored.file_id, req="SE-MODE-004").get("description"), f"patched in {mode}",
                      req="SE-MODE-004", what="description after the PATCH")  # fmt: skip
         return
-    file_id = survivor_of(station).file_id
-    before = get_meta(api, file_id, req="SE-MODE-005")
+    victim = station.take()
+    before = get_meta(api, victim.file_id, req="SE-MODE-005")
     for role in ("user", "admin"):
-        resp = as_role(role).patch(file_path(file_id), json={"description": f"patched in {mode}"})
+        resp = as_role(role).patch(file_path(victim.file_id), json={"description": f"patched in {mode}"})
         expect_status(resp, 400, req="SE-MODE-005", what=f"PATCH by {role} in {mode}")
-    expect_equal(get_meta(api, file_id, req="SE-MODE-005"), before, req="SE-MODE-005",
+    expect_equal(get_meta(api, victim.file_id, req="SE-MODE-005"), before, req="SE-MODE-005",
                  what=f"metadata after refused PATCHes in {mode}")  # fmt: skip
+    station.give_back(victim)
 
 
 @pytest.mark.req("SE-MODE-006", "SE-FILE-033")
@@ -153,19 +154,21 @@ def test_privileged_delete(station: ModeStation, as_role: Callable[[str], SEClie
                       what="DELETE by an operator in edit")  # fmt: skip
         expect_gone(api, stored.file_id, req="SE-FILE-033", what="after DELETE in edit")
         return
-    survivor = survivor_of(station)
+    victim = station.take()
     for role in ("operator", "admin"):
-        resp = as_role(role).delete(file_path(survivor.file_id))
+        resp = as_role(role).delete(file_path(victim.file_id))
         expect_status(resp, 400, req="SE-MODE-006", what=f"DELETE by {role} in {mode}")
-    expect_present(api, survivor, req="SE-MODE-006", what=f"the file after refused DELETEs in {mode}")
+    expect_present(api, victim, req="SE-MODE-006", what=f"the file after refused DELETEs in {mode}")
+    station.give_back(victim)
 
 
 @pytest.mark.req("SE-MODE-007")
 def test_user_delete_is_403(station: ModeStation, as_role: Callable[[str], SEClient], mode: str) -> None:
-    survivor = survivor_of(station)
-    resp = as_role("user").delete(file_path(survivor.file_id))
+    victim = station.take()
+    resp = as_role("user").delete(file_path(victim.file_id))
     expect_status(resp, 403, req="SE-MODE-007", what=f"DELETE by a user in {mode}")
-    expect_present(as_role("user"), survivor, req="SE-MODE-007", what=f"the file after the refused DELETE in {mode}")
+    expect_present(as_role("user"), victim, req="SE-MODE-007", what=f"the file after the refused DELETE in {mode}")
+    station.give_back(victim)
 
 
 @pytest.mark.req("SE-GC-009")

@@ -30,7 +30,7 @@ from suites.support.inspect import (
     same_value,
     schema_errors,
     sidecar_of,
-    temp_files,
+    stray_files,
 )
 
 RICH = {
@@ -191,8 +191,8 @@ def test_no_temp_file_survives_a_request(api: SEClient, storage: StorageView, to
     doomed, _ = _upload(api, req, filename="tmp-doomed.bin")
     expect_status(api.with_token(tokens.operator).delete(f"/api/v1/files/{doomed.file_id}"), 204, req=req)
     # The worker's tests run one at a time on its SE: every request to it has been answered.
-    left = temp_files(storage)
-    expect(not left, req=req, what="temp files in the storage path", actual=left, expected="none")
+    left = stray_files(storage)
+    expect(not left, req=req, what="temporary files in the storage path", actual=left, expected="none")
 
 
 @pytest.mark.req("SE-SIDECAR-005")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -142,8 +143,21 @@ def files_mentioning(storage: StorageView, text: str) -> list[str]:
     return [rel for rel in storage.list_files() if text in rel]
 
 
+LAYOUT_RE = re.compile(r"^\d{4}/\d{2}/\d{2}/\d{2}/[^/]+$")
+
+
 def temp_files(storage: StorageView) -> list[str]:
     return [rel for rel in storage.list_files() if ".tmp" in rel.rsplit("/", 1)[-1]]
+
+
+def stray_files(storage: StorageView) -> list[str]:
+    """Temporary files: any ``.tmp*`` name, and any file below a directory that is not an hour
+    directory of the layout (an upload's spool file, say). Files at the root are allowed (markers)."""
+    return [
+        rel
+        for rel in storage.list_files()
+        if ".tmp" in rel.rsplit("/", 1)[-1] or ("/" in rel and not LAYOUT_RE.match(rel))
+    ]
 
 
 def expected_data_path(meta: Mapping[str, Any]) -> str:

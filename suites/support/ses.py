@@ -16,6 +16,7 @@ import pytest
 
 from harness.client import SEClient
 from harness.errors import TargetNotReady
+from harness.expect import fail
 from harness.targets.base import Lifecycle, SEHandle, Target
 from harness.tokens import TokenFactory
 from suites.support.data import payload, unique_name
@@ -75,9 +76,9 @@ def try_start(target: Target, contract_overrides: dict[str, str]) -> StartOutcom
 class ModeStation:
     """One SE walked through the modes by restarts on the same prefix, database and storage.
 
-    At its first start (mode edit) it stores a *survivor* (read in every mode, never changed) and a pool
-    of files that destructive tests (GC) consume. When the pool runs dry in a read-only mode, the station
-    restarts into edit, stores more and goes back.
+    At its first start (mode edit) it stores a *survivor* (only ever read, in every mode) and a pool of
+    files for the tests that change, or try to change, a file. When the pool runs dry in a read-only mode,
+    the station restarts into edit, stores more and goes back.
     """
 
     target: Target
@@ -88,19 +89,40 @@ class ModeStation:
     survivor_meta: dict[str, Any] = field(default_factory=dict)
     pool: list[Stored] = field(default_factory=list)
     restarts: int = 0
+    refused: dict[str, str] = field(default_factory=dict)
 
     def enter(self, mode: str) -> SEHandle:
+        """The station's SE in ``mode``, restarted into it if needed.
+
+        An SE that does not come back in a valid mode breaks the launch contract (SE-MODE-003): that is a
+        conformance failure, remembered so the other tests of that mode fail at once instead of waiting
+        for the readiness deadline again.
+        """
+        if mode in self.refused:
+            fail("SE-MODE-003", f"the SE did not start in mode {mode} (earlier attempt)", expected="ready",
+                 actual=self.refused[mode])  # fmt: skip
         lifecycle = lifecycle_of(self.target)
-        if self.handle is None:
-            self.handle = lifecycle.start_se(mode="edit")
-            self._seed()
-        if self.handle.mode != mode:
-            self.handle = lifecycle.restart_se(self.handle, mode=mode)
-            self.restarts += 1
+        try:
+            if self.handle is None:
+                self.handle = lifecycle.start_se(mode="edit")
+                self._seed()
+            if self.handle.mode != mode:
+                self.handle = lifecycle.restart_se(self.handle, mode=mode)
+                self.restarts += 1
+        except TargetNotReady as exc:
+            self.refused[mode] = str(exc)[-1500:]
+            fail("SE-MODE-003", f"the SE did not start in mode {mode} on the same prefix, database and storage",
+                 expected="ready", actual=self.refused[mode])  # fmt: skip
+        assert self.handle is not None
         return self.handle
 
+    def give_back(self, stored: Stored) -> None:
+        """Return a file a test only tried to change and found intact."""
+        self.pool.append(stored)
+
     def take(self) -> Stored:
-        """A stored file nobody else uses (for GC, which works in every mode)."""
+        """A stored file nobody else uses: for GC, and for the refused writes (so an SE that wrongly
+        accepts one damages only that file, not the survivor the other tests read)."""
         if not self.pool:
             assert self.handle is not None
             mode = self.handle.mode

@@ -33,12 +33,19 @@ class Handler(BaseHTTPRequestHandler):
             if BROKEN == "must":
                 self._send(500, {"detail": "broken on purpose"})
                 return
-            self._send(200, {"name": "fake", "version": "fake-1.0", "mode": os.environ.get("APP_MODE", "edit"),
-                             "file_count": -1 if BROKEN == "should" else 0})
+            self._send(
+                200,
+                {
+                    "name": "fake",
+                    "version": "fake-1.0",
+                    "mode": os.environ.get("APP_MODE", "edit"),
+                    "file_count": -1 if BROKEN == "should" else 0,
+                },
+            )
         else:
             self._send(501, {"detail": "not implemented"})
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:
         print(f"fake-se: {format % args}", flush=True)
 
 

@@ -36,7 +36,8 @@ def test_reference_subset_is_conformant(cli: Cli) -> None:
     assert report["run"]["workers"] == 2
     assert (result.out / "junit.xml").read_text().count("<testcase") == report["counts"]["tests"]["pass"]
     properties = (result.out / "allure-results" / "environment.properties").read_text()
-    assert "kind=local" in properties and "suite.version=" in properties
+    assert "kind=local" in properties
+    assert "suite.version=" in properties
     assert (result.out / "allure-results" / "categories.json").exists()
     assert not cli.live()
 
@@ -51,14 +52,16 @@ def test_pass_waived_unsupported_is_conformant(cli: Cli) -> None:
     assert [w["requirement"] for w in report["waivers"] if w["applied"]] == ["SE-SVC-010"]
     assert report["target"]["version"] == "fake-1.0"
     assert report["capabilities"]["declared"] == []
-    assert "Waived" in result.stdout and "SE-SVC-010" in result.stdout
+    assert "Waived" in result.stdout
+    assert "SE-SVC-010" in result.stdout
     assert not cli.live()
 
 
 def test_should_failure_warns_and_strict_fails(cli: Cli) -> None:
     result = cli.fake_run("--waivers", str(cli.write_waivers()), env={"FAKE_SE_BROKEN": "should"})
     assert result.code == 0, result
-    assert "SE-SVC-009" in result.stdout and "Warnings" in result.stdout
+    assert "SE-SVC-009" in result.stdout
+    assert "Warnings" in result.stdout
     assert result.report["verdict"]["other_failures"] == ["SE-SVC-009"]
     assert result.report["verdict"]["strict_exit_code"] == 1
     again = cli("report", "--json", str(result.out / "report.json"), "--strict")
@@ -73,7 +76,8 @@ def test_harness_error_means_no_verdict_even_with_failures(cli: Cli) -> None:
     document.validate(report)
     assert outcomes(report)["SE-SVC-003"] == "error"
     assert outcomes(report)["SE-SVC-005"] == "fail"
-    assert "NO VERDICT" in result.stdout and "simulated harness failure" in result.stdout
+    assert "NO VERDICT" in result.stdout
+    assert "simulated harness failure" in result.stdout
     assert not cli.live()
 
 
@@ -95,7 +99,8 @@ def test_bad_option(cli: Cli, args: list[str], message: str) -> None:
 def test_unreachable_url(cli: Cli) -> None:
     result = cli("run", "--target", "url", "--url", f"http://127.0.0.1:{free_port()}")
     assert result.code == 2, result
-    assert "did not answer" in result.stderr and "hint:" in result.stderr
+    assert "did not answer" in result.stderr
+    assert "hint:" in result.stderr
     assert not cli.live()
 
 
@@ -117,7 +122,8 @@ def test_expired_waiver(cli: Cli) -> None:
 def test_pytest_usage_error_is_no_verdict(cli: Cli) -> None:
     result = cli.fake_run("--", "--no-such-pytest-flag")
     assert result.code == 2, result
-    assert "NO VERDICT" in result.stdout and "no-such-pytest-flag" in result.stdout
+    assert "NO VERDICT" in result.stdout
+    assert "no-such-pytest-flag" in result.stdout
     assert not cli.live()
 
 

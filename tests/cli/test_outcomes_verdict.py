@@ -130,7 +130,8 @@ def test_pytest_trouble_is_no_verdict(status: int) -> None:
 def test_errors_win_over_failures() -> None:
     verdict = decide(checked(("MUST", FAIL), ("MUST", ERROR)), pytest_status=1)
     assert verdict.exit_code == 2
-    assert verdict.failures and verdict.errors
+    assert verdict.failures
+    assert verdict.errors
 
 
 def test_failing_test_without_requirement_is_no_verdict() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,8 @@ def test_built_report_matches_its_schema() -> None:
     document.validate(doc)
     by_id = {r["id"]: r for r in doc["requirements"]}
     assert by_id["SE-SVC-003"]["outcome"] == "fail"
-    assert by_id["SE-NOPE-001"]["in_catalogue"] is False and by_id["SE-NOPE-001"]["level"] == "MUST"
+    assert by_id["SE-NOPE-001"]["in_catalogue"] is False
+    assert by_id["SE-NOPE-001"]["level"] == "MUST"
     assert by_id["SE-SVC-010"]["waiver"] == {"reason": "later", "expires": "2099-01-01"}
     assert doc["waivers"][0]["applied"] is True
     assert doc["verdict"]["exit_code"] == 2  # a harness error: no verdict
@@ -91,10 +93,14 @@ def test_summary_names_failed_requirements_with_titles() -> None:
     verdict = document.verdict_of(doc, strict=False)
     text = render(doc, verdict)
     assert text.splitlines()[1].startswith("NOT CONFORMANT")
-    assert "SE-SVC-003  MUST" in text and "suites/s.py::test_bad" in text and "got 500" in text
-    assert "Warnings" in text and "SE-SVC-009" in text
+    assert "SE-SVC-003  MUST" in text
+    assert "suites/s.py::test_bad" in text
+    assert "got 500" in text
+    assert "Warnings" in text
+    assert "SE-SVC-009" in text
     assert "SE-SVC-010  until 2099-01-01: later" in text
-    assert "service" in text and "total" in text
+    assert "service" in text
+    assert "total" in text
     assert "prefix rabc123_gw0" in text.splitlines()[0]
     assert document.verdict_of(doc, strict=True).exit_code == 1
 
@@ -132,7 +138,8 @@ def test_progress_view_on_a_terminal_redraws_one_line() -> None:
     view.handle([{"event": "test", "outcome": "pass", "nodeid": "a"}])
     view.handle([{"event": "test", "outcome": "pass", "nodeid": "b"}])
     view.close()
-    assert out.getvalue().count("\r\x1b[2K") >= 2 and out.getvalue().endswith("\n")
+    assert out.getvalue().count("\r\x1b[2K") >= 2
+    assert out.getvalue().endswith("\n")
 
 
 def parse_run(*argv: str) -> argparse.Namespace:
@@ -142,17 +149,20 @@ def parse_run(*argv: str) -> argparse.Namespace:
 
 
 def test_pytest_command_forwards_plugin_options(tmp_path: Path) -> None:
-    args = parse_run("--target", "url", "--url", "http://127.0.0.1:8000", "--table-prefix", "se",
-                     "--profile", "core", "--waivers", "w.toml", "--token-user", "tok", "-n", "0", "-k", "info")  # fmt: skip
+    args = parse_run("--target", "url", "--url", "http://127.0.0.1:8000", "--table-prefix", "se", "--profile",
+                     "core", "--waivers", "w.toml", "--token-user", "tok", "-n", "0", "-k", "info")  # fmt: skip
     cmd = pytest_command(args, OutputPaths(tmp_path))
-    pairs = dict(zip(cmd, cmd[1:], strict=False))
-    assert pairs[opt.TARGET] == "url" and pairs[opt.URL] == "http://127.0.0.1:8000"
-    assert pairs[opt.TABLE_PREFIX] == "se" and pairs[opt.PROFILE] == "core"
+    pairs = dict(itertools.pairwise(cmd))
+    assert pairs[opt.TARGET] == "url"
+    assert pairs[opt.URL] == "http://127.0.0.1:8000"
+    assert pairs[opt.TABLE_PREFIX] == "se"
+    assert pairs[opt.PROFILE] == "core"
     assert pairs[opt.TOKEN_PREFIX + "user"] == "tok"
     assert Path(pairs[opt.WAIVERS]).is_absolute(), "paths are resolved against the caller's directory"
     assert pairs[opt.REPORT_JSON] == str(tmp_path / "report.json")
     assert pairs["--alluredir"] == str(tmp_path / "allure-results")
-    assert pairs["-n"] == "0" and pairs["-k"] == "info"
+    assert pairs["-n"] == "0"
+    assert pairs["-k"] == "info"
     assert opt.IMAGE not in cmd, "options not given are not passed"
 
 
@@ -163,7 +173,8 @@ def test_output_paths_clean_only_their_own_files(tmp_path: Path) -> None:
     paths.report.write_text("{}")
     (tmp_path / "keep.txt").write_text("mine")
     paths.prepare()
-    assert list(paths.allure.iterdir()) == [] and not paths.report.exists()
+    assert list(paths.allure.iterdir()) == []
+    assert not paths.report.exists()
     assert (tmp_path / "keep.txt").exists()
 
 
@@ -189,7 +200,24 @@ def test_waiver_file(tmp_path: Path) -> None:
 def test_allure_extras(tmp_path: Path) -> None:
     allure.write_extras(tmp_path, {"target": "python -m x", "kind": "local", "a key": "line1\nline2"})
     props = (tmp_path / "environment.properties").read_text()
-    assert "target=python -m x\n" in props and "a\\ key=line1\\nline2" in props
+    assert "target=python -m x\n" in props
+    assert "a\\ key=line1\\nline2" in props
     categories = json.loads((tmp_path / "categories.json").read_text())
     assert [c["matchedStatuses"] for c in categories] == [["failed"], ["broken"], ["broken"]]
     assert "TargetNotReady" in categories[1]["traceRegex"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "workers"),
+    [
+        ((), "2"),
+        (("--target", "local"), "2"),
+        (("--target", "url", "--url", "http://127.0.0.1:1"), "0"),  # one deployed SE: no sharing
+        (("--url", "http://127.0.0.1:1"), "0"),  # auto with --url is the url target
+        (("--target", "url", "--url", "http://127.0.0.1:1", "-n", "2"), "2"),  # explicit wins
+        (("-n", "auto"), "auto"),
+    ],
+)
+def test_default_workers(tmp_path: Path, argv: tuple[str, ...], workers: str) -> None:
+    cmd = pytest_command(parse_run(*argv), OutputPaths(tmp_path))
+    assert cmd[cmd.index("-n") + 1] == workers

@@ -22,6 +22,7 @@ import pytest
 
 from harness.docker_util import (
     LABEL_PID,
+    LABEL_PID_START,
     LABEL_PROJECT,
     LABEL_RUN,
     client,
@@ -300,11 +301,14 @@ def test_everything_is_labelled_and_sweep_removes_a_run(stub_image: str) -> None
     assert not leftovers(run_id)
 
 
-def test_sweep_without_run_removes_what_a_dead_process_left(stub_image: str) -> None:
+@pytest.mark.parametrize(
+    "creator",
+    [{LABEL_PID: "999999999"}, {LABEL_PID: str(os.getpid()), LABEL_PID_START: "1"}],
+    ids=["pid-gone", "pid-reused"],
+)
+def test_sweep_without_run_removes_what_a_dead_process_left(creator: dict[str, str]) -> None:
     run_id = new_run_id()
-    dead = labels(run_id, "network", {LABEL_PID: "999999999"})  # no such pid
-    client().networks.create(f"se-conformance-{run_id}-dead", labels=dead)
-    assert leftovers()
+    client().networks.create(f"se-conformance-{run_id}-dead", labels=labels(run_id, "network", creator))
     assert any(run_id in line for line in leftovers())
     removed = sweep()
     assert any(run_id in line for line in removed)

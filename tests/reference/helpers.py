@@ -32,7 +32,7 @@ def sha256(content: bytes) -> str:
 
 def query(db: psycopg.Connection[Any], sql: str, *params: Any) -> list[dict[str, Any]]:
     with db.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql, params)  # type: ignore[call-overload]
+        cur.execute(sql, params)
         return cur.fetchall() if cur.description else []
 
 
@@ -41,7 +41,9 @@ def file_row(db: psycopg.Connection[Any], se: SEProcess, file_id: str | uuid.UUI
     return rows[0] if rows else None
 
 
-def wal_rows(db: psycopg.Connection[Any], se: SEProcess, file_id: str | uuid.UUID | None = None) -> list[dict[str, Any]]:
+def wal_rows(
+    db: psycopg.Connection[Any], se: SEProcess, file_id: str | uuid.UUID | None = None
+) -> list[dict[str, Any]]:
     table = f"{se.config.prefix}_wal"
     if file_id is None:
         return query(db, f"SELECT * FROM {table} ORDER BY started_at")

@@ -19,9 +19,7 @@ def _new_key() -> rsa.RSAPrivateKey:
 
 
 def _public_pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 class Tokens:
@@ -77,7 +75,7 @@ class Tokens:
         if kind == "wrong_key":
             return jwt.encode(self.claims(), self._other, algorithm="RS256")
         if kind == "alg_none":
-            return jwt.encode(self.claims(), None, algorithm="none")
+            return jwt.encode(self.claims(), "", algorithm="none")
         if kind == "hs256_public_key":
             return _hs256(self.claims(), self.public_pem)
         if kind == "unknown_type":

@@ -13,6 +13,7 @@ import httpx
 import jsonschema
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from tests.reference.conftest import SEFactory
 from tests.reference.helpers import data_path, file_row, query, upload
@@ -93,7 +94,9 @@ def test_v1_and_v2_sidecars_restored_by_rebuild(db: psycopg.Connection[Any], cse
 
 def test_full_rebuild_restores_every_field(db: psycopg.Connection[Any], cse: SEProcess, tokens: Tokens) -> None:
     with cse.client(tokens.user) as c:
-        fid = upload(c, b"truth", "truth.txt", description="d", version="7", custom_attributes={"a": {"b": 1.5}}).json()["file_id"]
+        fid = upload(
+            c, b"truth", "truth.txt", description="d", version="7", custom_attributes={"a": {"b": 1.5}}
+        ).json()["file_id"]
         original = c.get(f"/api/v1/files/{fid}").json()
     t = f"{cse.config.prefix}_files"
     row_before = file_row(db, cse, fid)
@@ -109,7 +112,7 @@ def test_full_rebuild_restores_every_field(db: psycopg.Connection[Any], cse: SEP
     cols = [k for k in orphan if k != "search_vector"]
     db.execute(
         f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})",
-        [psycopg.types.json.Jsonb(orphan[k]) if k == "metadata_json" else orphan[k] for k in cols],
+        [Jsonb(orphan[k]) if k == "metadata_json" else orphan[k] for k in cols],
     )
     broken = report(cse, tokens)
     assert broken["orphan_cache_count"] == 1

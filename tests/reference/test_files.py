@@ -263,11 +263,16 @@ def test_delete(db: psycopg.Connection[Any], se: SEProcess, tokens: Tokens) -> N
     assert not path.with_name(path.name + ".attr.json").exists()
     assert file_row(db, se, fid) is None
     rows = wal_rows(db, se, fid)
-    assert [(w["operation_type"], w["status"]) for w in rows] == [("file_create", "committed"), ("file_delete", "committed")]
+    assert [(w["operation_type"], w["status"]) for w in rows] == [
+        ("file_create", "committed"),
+        ("file_delete", "committed"),
+    ]
     assert rows[1]["user_id"] == "operator-sub"
 
 
-def test_reads_write_no_wal(db: psycopg.Connection[Any], se: SEProcess, tokens: Tokens, uploaded: dict[str, Any]) -> None:
+def test_reads_write_no_wal(
+    db: psycopg.Connection[Any], se: SEProcess, tokens: Tokens, uploaded: dict[str, Any]
+) -> None:
     before = len(wal_rows(db, se))
     fid = uploaded["meta"]["file_id"]
     with se.client(tokens.user) as c:

@@ -33,7 +33,10 @@ def test_gc_delete_and_again(db: psycopg.Connection[Any], se: SEProcess, tokens:
     assert file_row(db, se, fid) is None
     assert not data_path(se, meta).exists()
     rows = wal_rows(db, se, fid)
-    assert [(w["operation_type"], w["status"]) for w in rows] == [("file_create", "committed"), ("file_delete", "committed")]
+    assert [(w["operation_type"], w["status"]) for w in rows] == [
+        ("file_create", "committed"),
+        ("file_delete", "committed"),
+    ]
     assert rows[1]["operation_data"]["source"] == "gc"
     assert rows[1]["operation_data"]["reason"] == "orphaned"
 

@@ -7,6 +7,8 @@ behind when the process dies between its steps — then the SE is started again.
 from __future__ import annotations
 
 import json
+import socket
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +32,15 @@ def pending(db: psycopg.Connection[Any], se: SEProcess, op: str, file_id: str, d
         (tx, op, file_id, Jsonb(data), datetime.now(UTC) - timedelta(minutes=1)),
     )
     return tx
+
+
+def relative_data(meta: dict[str, Any]) -> dict[str, str]:
+    """The path part of a WAL operation_data, as the service writes it."""
+    return {
+        "storage_filename": meta["storage_filename"],
+        "storage_path": meta["storage_path"],
+        "relative_path": f"{meta['storage_path']}/{meta['storage_filename']}",
+    }
 
 
 def sidecar_of(path: Path) -> Path:
@@ -73,8 +84,7 @@ def test_stale_pending_rows_are_resolved(db: psycopg.Connection[Any], se_factory
     sidecar_of(upd_path).write_text(json.dumps(new_sidecar))
     upd_tmp = upd_path.with_name(upd_path.name + ".attr.json.tmp-1234")
     upd_tmp.write_text("{")
-    rel = lambda m: {k: m[k] for k in ("storage_filename", "storage_path")} | {  # noqa: E731
-        "relative_path": f"{m['storage_path']}/{m['storage_filename']}"}
+    rel = relative_data
     tx_update = pending(db, se, "file_update", upd["file_id"], rel(upd))
 
     # 3. A DELETE that died after unlinking the sidecar (data still there): undone.
@@ -88,7 +98,10 @@ def test_stale_pending_rows_are_resolved(db: psycopg.Connection[Any], se_factory
     data_path(se, d2).unlink()
     tx_del_finish = pending(db, se, "file_delete", d2["file_id"], rel(d2))
 
-    committed_before = data_path(se, metas["committed"]).read_bytes(), sidecar_of(data_path(se, metas["committed"])).read_bytes()
+    committed_before = (
+        data_path(se, metas["committed"]).read_bytes(),
+        sidecar_of(data_path(se, metas["committed"])).read_bytes(),
+    )
     se.start()
 
     rows = {str(w["transaction_id"]): w for w in wal_rows(db, se)}
@@ -100,8 +113,8 @@ def test_stale_pending_rows_are_resolved(db: psycopg.Connection[Any], se_factory
     assert rows[tx_del_finish]["status"] == "failed"
     assert "completed" in rows[tx_del_finish]["error_message"]
 
-    assert not ghost.exists() and not sidecar_of(ghost).exists() and not sidecar_leftover.exists()
-    assert not temp.exists() and not stray.exists()
+    for leftover in (ghost, sidecar_of(ghost), sidecar_leftover, temp, stray):
+        assert not leftover.exists(), leftover
     assert not upd_tmp.exists()
     assert json.loads(sidecar_of(upd_path).read_text())["description"] == "updated"
     assert sidecar_of(data_path(se, d1)).exists()
@@ -119,11 +132,11 @@ def test_stale_pending_rows_are_resolved(db: psycopg.Connection[Any], se_factory
 
 
 @pytest.mark.slow
-def test_killed_during_upload_leaves_nothing(db: psycopg.Connection[Any], se_factory: SEFactory, tokens: Tokens) -> None:
-    import socket
-
+def test_killed_during_upload_leaves_nothing(
+    db: psycopg.Connection[Any], se_factory: SEFactory, tokens: Tokens
+) -> None:
     se = se_factory("kill")
-    head = (b'--B\r\nContent-Disposition: form-data; name="file"; filename="k.bin"\r\n\r\n' + b"k" * 100_000)
+    head = b'--B\r\nContent-Disposition: form-data; name="file"; filename="k.bin"\r\n\r\n' + b"k" * 100_000
     request = (
         f"POST /api/v1/files/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tokens.user}\r\n"
         f"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: {len(head) + 10**6}\r\n\r\n"
@@ -134,9 +147,36 @@ def test_killed_during_upload_leaves_nothing(db: psycopg.Connection[Any], se_fac
         for _ in range(100):
             if incoming.is_dir() and any(incoming.iterdir()):
                 break
-            __import__("time").sleep(0.05)
+            time.sleep(0.05)
         assert any(incoming.iterdir())
         se.kill()
     se.start()
     assert not any((se.config.storage / ".incoming").iterdir())
     assert wal_rows(db, se) == []
+
+
+def test_failure_after_wal_begin_is_rolled_back(db: psycopg.Connection[Any], se: SEProcess, tokens: Tokens) -> None:
+    """A write that fails half-way answers (5xx here), removes what it wrote and leaves its WAL row
+    ``rolled_back`` with an error message — never ``pending``."""
+    fid = str(uuid.uuid4())
+    # Block the sidecar path with a directory: the data file is placed, the sidecar write fails.
+    now = datetime.now(UTC)
+    blockers = []
+    for seconds in range(4):
+        ts = now + timedelta(seconds=seconds)
+        name = f"doomed_username_{ts:%Y%m%dT%H%M%S}_{fid}.txt.attr.json"
+        blocker = se.config.storage / f"{ts:%Y/%m/%d/%H}" / name
+        blocker.mkdir(parents=True)
+        blockers.append(blocker)
+    before = {p for p in se.config.storage.rglob("*") if p.is_file()}
+    with se.client(tokens.user) as c:
+        r = upload(c, b"doomed", "doomed.txt", file_id=fid)
+        assert r.status_code == 500
+        assert c.get(f"/api/v1/files/{fid}").status_code == 404
+    rows = wal_rows(db, se, fid)
+    assert len(rows) == 1
+    assert rows[0]["status"] == "rolled_back"
+    assert "IsADirectoryError" in rows[0]["error_message"]
+    assert {p for p in se.config.storage.rglob("*") if p.is_file()} == before
+    for blocker in blockers:
+        blocker.rmdir()

@@ -74,7 +74,7 @@ def test_missing_variable_named(good_env: dict[str, str]) -> None:
     del env["DB_TABLE_PREFIX"]
     result = run_once(env)
     assert result.returncode != 0
-    assert "DB_TABLE_PREFIX" in result.stderr and "required" in result.stderr
+    assert "DB_TABLE_PREFIX is required" in result.stderr
 
 
 def test_unreachable_database_is_one_line(good_env: dict[str, str]) -> None:
@@ -82,11 +82,14 @@ def test_unreachable_database_is_one_line(good_env: dict[str, str]) -> None:
     result = run_once(env)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
-    assert "DB_HOST" in result.stderr and "not reachable" in result.stderr
+    assert "DB_HOST" in result.stderr
+    assert "not reachable" in result.stderr
 
 
 def _tables(db: psycopg.Connection[Any], prefix: str) -> set[str]:
-    rows = query(db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE %s", prefix + "\\_%")
+    rows = query(
+        db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE %s", prefix + "\\_%"
+    )
     return {r["tablename"] for r in rows}
 
 
@@ -103,7 +106,9 @@ def test_schema_under_prefix(db: psycopg.Connection[Any], se: SEProcess) -> None
     assert all(c["conname"].startswith(p + "_") for c in constraints)
     assert query(db, f"SELECT version_num FROM {p}_alembic_version") == [{"version_num": "0001"}]
     config = query(db, f"SELECT * FROM {p}_config")
-    assert len(config) == 1 and config[0]["mode"] == "edit" and config[0]["capacity_bytes"] == se.config.capacity
+    assert len(config) == 1
+    assert config[0]["mode"] == "edit"
+    assert config[0]["capacity_bytes"] == se.config.capacity
     columns = {r["column_name"]: r for r in query(
         db, "SELECT column_name, data_type, character_maximum_length, is_nullable FROM information_schema.columns "
             "WHERE table_name = %s", f"{p}_files")}  # fmt: skip
@@ -163,3 +168,11 @@ def test_simultaneous_starts_share_one_database(
         assert c1.get(f"/api/v1/files/{fid}").status_code == 404
         assert c1.get("/api/v1/files").json()["total"] == 0
     ses[-1].stop()
+
+
+def test_sigterm_shuts_down_gracefully(se_factory: SEFactory) -> None:
+    se = se_factory("term")
+    # uvicorn finishes the shutdown, then re-raises SIGTERM so the exit status says what stopped it.
+    assert se.stop(timeout=10) in (0, -15)
+    assert "Application shutdown complete" in se.logs()
+    assert "Finished server process" in se.logs()

@@ -62,9 +62,7 @@ def upgrade() -> None:
         sa.Column("duration_ms", sa.Integer(), nullable=True),
         sa.Column("user_id", sa.String(255), nullable=True),
         sa.PrimaryKeyConstraint("transaction_id", name=f"{p}_wal_pkey"),
-        sa.CheckConstraint(
-            "status IN ('pending', 'committed', 'rolled_back', 'failed')", name=f"{p}_wal_status_check"
-        ),
+        sa.CheckConstraint("status IN ('pending', 'committed', 'rolled_back', 'failed')", name=f"{p}_wal_status_check"),
     )
     op.create_index(f"{p}_wal_status_idx", f"{p}_wal", ["status"])
     op.create_index(f"{p}_wal_file_id_idx", f"{p}_wal", ["file_id"])
