@@ -12,7 +12,7 @@ from harness.dbview import DbView
 from harness.plugin.selection import requirement_ids
 from harness.plugin.state import STATE_KEY, WorkerState
 from harness.storage_view import StorageView
-from harness.targets.base import Lifecycle, SEHandle, Target
+from harness.targets.base import Lifecycle, PostgresHandle, SEHandle, Target
 from harness.tokens import TokenFactory
 
 JOURNAL_ATTR = "_se_journal"
@@ -85,24 +85,58 @@ def storage(se: SEHandle) -> StorageView:
     return se.storage
 
 
-@pytest.fixture
-def lifecycle(se_target: Target) -> Lifecycle:
-    if se_target.lifecycle is None:
-        pytest.skip(f"unsupported: the {se_target.kind} target cannot start or restart SEs")
-    return se_target.lifecycle
+class ScopedLifecycle(Lifecycle):
+    """The target's lifecycle as one test sees it.
 
+    Every SE the test starts or restarts is stopped, and every private PostgreSQL destroyed, when the
+    test ends; each SE's log tail goes into the test's failure report.
+    """
 
-@pytest.fixture
-def spawn_se(request: pytest.FixtureRequest, lifecycle: Lifecycle) -> Iterator[Callable[..., SEHandle]]:
-    """``spawn_se(mode="edit", capacity=None, ...)``: a fresh SE for this test, stopped at its end."""
-    started: list[SEHandle] = []
+    def __init__(self, real: Lifecycle, node: pytest.Item) -> None:
+        self._real = real
+        self._node = node
+        self._handles: list[SEHandle] = []
+        self._databases: list[PostgresHandle] = []
 
-    def spawn(**kwargs: Any) -> SEHandle:
-        handle = lifecycle.start_se(**kwargs)
-        started.append(handle)
-        setattr(request.node, SES_ATTR, [*getattr(request.node, SES_ATTR, []), handle])
+    def _track(self, handle: SEHandle) -> SEHandle:
+        self._handles.append(handle)
+        setattr(self._node, SES_ATTR, [*getattr(self._node, SES_ATTR, []), handle])
         return handle
 
-    yield spawn
-    for handle in started:
-        lifecycle.stop_se(handle)
+    def start_se(self, **kwargs: Any) -> SEHandle:
+        return self._track(self._real.start_se(**kwargs))
+
+    def restart_se(self, se: SEHandle, *, mode: str | None = None) -> SEHandle:
+        return self._track(self._real.restart_se(se, mode=mode))
+
+    def kill_se(self, se: SEHandle) -> None:
+        self._real.kill_se(se)
+
+    def stop_se(self, se: SEHandle) -> None:
+        self._real.stop_se(se)
+
+    def private_database(self) -> PostgresHandle:
+        database = self._real.private_database()
+        self._databases.append(database)
+        return database
+
+    def close(self) -> None:
+        for handle in self._handles:
+            self._real.stop_se(handle)
+        for database in self._databases:
+            database.destroy()
+
+
+@pytest.fixture
+def lifecycle(request: pytest.FixtureRequest, se_target: Target) -> Iterator[Lifecycle]:
+    if se_target.lifecycle is None:
+        pytest.skip(f"unsupported: the {se_target.kind} target cannot start or restart SEs")
+    scoped = ScopedLifecycle(se_target.lifecycle, request.node)
+    yield scoped
+    scoped.close()
+
+
+@pytest.fixture
+def spawn_se(lifecycle: Lifecycle) -> Callable[..., SEHandle]:
+    """``spawn_se(mode="edit", capacity=None, ...)``: a fresh SE for this test, stopped at its end."""
+    return lifecycle.start_se

@@ -17,6 +17,25 @@ DEFAULT_CAPACITY = 10 * 1024**3  # 10 GiB: plenty for the suite, small enough to
 READY_DEADLINE_S = 60.0
 
 
+class SENames:
+    """Names and table prefixes of a worker's SEs: ``<run>_<worker>_s<n>``.
+
+    Every prefix ends in ``_s<n>`` so that no prefix plus ``_`` starts another one (``…_s1_`` is not a
+    start of ``…_s10_files``): a prefix-aware view of one SE never sees another SE's tables.
+    """
+
+    def __init__(self, run_id: str, worker: str) -> None:
+        self.run_id = run_id
+        self.worker = worker
+        self._count = 0
+
+    def next(self) -> tuple[str, str]:
+        """(name, prefix) of the next SE."""
+        self._count += 1
+        name = f"{self.worker}_s{self._count}"
+        return name, check_prefix(f"{self.run_id}_{name}")
+
+
 def check_prefix(prefix: str) -> str:
     if not PREFIX_RE.match(prefix):
         raise ConfigurationError(

@@ -26,7 +26,7 @@ from harness.targets.base import (
     SEHandle,
     Target,
 )
-from harness.targets.launch import DEFAULT_CAPACITY, contract_env, wait_ready
+from harness.targets.launch import DEFAULT_CAPACITY, SENames, contract_env, wait_ready
 
 
 class LocalPostgresHandle(PostgresHandle):
@@ -71,20 +71,16 @@ class LocalLifecycle(Lifecycle):
                 expected="--se-command or 'command' in the target profile",
             )
         self.cwd = cwd or profile.cwd
-        self._count = 0
+        self._names = SENames(run_id, worker)
         self._handles: list[SEHandle] = []
         self._databases: list[LocalPostgres] = []
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{worker}-", dir=run_dir(run_id)))
 
-    def _next_name(self) -> str:
-        self._count += 1
-        return f"{self.worker}_{self._count}" if self._count > 1 else self.worker
-
     def start_se(self, *, mode: str = "edit", prefix: str | None = None, capacity: int | None = None,
                  database: PostgresInfo | None = None, storage_of: SEHandle | None = None,
                  extra_env: dict[str, str] | None = None, wait: bool = True) -> SEHandle:  # fmt: skip
-        name = self._next_name()
-        prefix = prefix or f"{self.run_id}_{name}"
+        name, default_prefix = self._names.next()
+        prefix = prefix or default_prefix
         if storage_of is not None:
             storage = Path(str(storage_of.private["storage_path"]))
         else:

@@ -199,7 +199,11 @@ def test_cache_lifecycle_on_an_se_of_its_own(
     disk → full rebuild → another orphan sidecar → incremental rebuild."""
     _, client, service, storage = _own_se(spawn_se, client_for, tokens)
     contents = {name: payload(700 + i) for i, name in enumerate("ABCD")}
-    rich = {"description": "rich «file»", "version": "3.1", "custom_attributes": {"k": [1, 2], "n": {"x": None}}}
+    rich: dict[str, Any] = {
+        "description": "rich «file»",
+        "version": "3.1",
+        "custom_attributes": {"k": [1, 2], "n": {"x": None}},
+    }
     files = {
         name: upload_ok(client, contents[name], req="SE-CACHE-002", filename=f"Файл {name}.dat", **rich)
         for name in "ABCD"

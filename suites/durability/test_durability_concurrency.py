@@ -66,7 +66,7 @@ class Pool:
         for client in clients:
             self._free.put(client)
 
-    def call(self, label: str, fid: str, send: Callable[[SEClient], httpx.Response]) -> Outcome:
+    def call(self, label: str, fid: str, send: Send) -> Outcome:
         client = self._free.get()
         try:
             return Outcome(label, fid, send(client).status_code)
@@ -76,10 +76,25 @@ class Pool:
             self._free.put(client)
 
 
-def _upload(ledger: Ledger, fid: str, index: int) -> Callable[[SEClient], httpx.Response]:
+def _upload(ledger: Ledger, fid: str, index: int) -> Send:
     content = payload(1024 + 997 * index)
     ledger.content[fid] = content
     return lambda c: c.upload(content, filename=f"burst-{index}.bin", file_id=fid, description=f"up-{index}")
+
+
+Send = Callable[[SEClient], httpx.Response]
+
+
+def _patch(fid: str, body: dict[str, Any]) -> Send:
+    return lambda c: c.patch(f"/api/v1/files/{fid}", json=body)
+
+
+def _delete(fid: str, token: str) -> Send:
+    return lambda c: c.with_token(token).delete(f"/api/v1/files/{fid}")
+
+
+def _gc(fid: str, token: str) -> Send:
+    return lambda c: c.with_token(token).delete(f"/api/v1/gc/{fid}")
 
 
 @pytest.mark.needs("db", "fs")
@@ -98,16 +113,16 @@ def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any
         first = [executor.submit(pool.call, "upload", ids[i], _upload(ledger, ids[i], i)) for i in range(FIRST_UPLOADS)]
         ledger.outcomes += [f.result() for f in first]
         stored = {o.fid for o in ledger.outcomes if o.status == 201}
-        tasks: list[tuple[str, str, Callable[[SEClient], httpx.Response]]] = []
+        tasks: list[tuple[str, str, Send]] = []
         patch_sent: dict[str, list[dict[str, Any]]] = {}
         for i in SINGLE_PATCH:
             body = {"description": f"patched-{i}", "version": f"v{i}", "custom_attributes": {"i": i}}
             patch_sent[ids[i]] = [body]
-            tasks.append(("PATCH", ids[i], lambda c, f=ids[i], b=body: c.patch(f"/api/v1/files/{f}", json=b)))
+            tasks.append(("PATCH", ids[i], _patch(ids[i], body)))
         for i in DELETED:
-            tasks.append(("DELETE", ids[i], lambda c, f=ids[i]: c.with_token(op_token).delete(f"/api/v1/files/{f}")))
+            tasks.append(("DELETE", ids[i], _delete(ids[i], op_token)))
         for i in GC_DELETED:
-            tasks.append(("GC", ids[i], lambda c, f=ids[i]: c.with_token(service_token).delete(f"/api/v1/gc/{f}")))
+            tasks.append(("GC", ids[i], _gc(ids[i], service_token)))
         for i in range(FIRST_UPLOADS, FIRST_UPLOADS + LATE_UPLOADS):
             tasks.append(("upload", ids[i], _upload(ledger, ids[i], i)))
         random.Random(4).shuffle(tasks)
@@ -115,30 +130,26 @@ def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any
         ledger.outcomes += [f.result() for f in second]
 
     # Contention on single files, one group at a time, its members released together.
-    groups: list[list[tuple[str, str, Callable[[SEClient], httpx.Response]]]] = []
+    groups: list[list[tuple[str, str, Send]]] = []
     for i in RACE_PATCH:
         bodies = [
             {"description": f"race-{k}", "version": f"r{k}", "custom_attributes": {"k": k}} for k in range(RACE_WIDTH)
         ]
         patch_sent[ids[i]] = bodies
-        groups.append(
-            [("PATCH", ids[i], lambda c, f=ids[i], b=b: c.patch(f"/api/v1/files/{f}", json=b)) for b in bodies]
-        )
+        groups.append([("PATCH", ids[i], _patch(ids[i], b)) for b in bodies])
     for i in PATCH_VS_DELETE:
         body = {"description": f"doomed-{i}"}
         patch_sent[ids[i]] = [body]
         groups.append(
             [
-                ("PATCH", ids[i], lambda c, f=ids[i], b=body: c.patch(f"/api/v1/files/{f}", json=b)),
-                ("DELETE", ids[i], lambda c, f=ids[i]: c.with_token(op_token).delete(f"/api/v1/files/{f}")),
+                ("PATCH", ids[i], _patch(ids[i], body)),
+                ("DELETE", ids[i], _delete(ids[i], op_token)),
             ]
         )
     for group in groups:
         barrier = threading.Barrier(len(group), timeout=10)
 
-        def together(
-            send: Callable[[SEClient], httpx.Response], barrier: threading.Barrier = barrier
-        ) -> Callable[[SEClient], httpx.Response]:
+        def together(send: Send, barrier: threading.Barrier = barrier) -> Send:
             def go(client: SEClient) -> httpx.Response:
                 barrier.wait()
                 return send(client)

@@ -8,6 +8,7 @@ before the restarts must still be served in every mode (contract §1).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+
 import pytest
 
 from harness.client import SEClient

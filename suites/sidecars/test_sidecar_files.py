@@ -33,7 +33,7 @@ from suites.support.inspect import (
     stray_files,
 )
 
-RICH = {
+RICH: dict[str, Any] = {
     "filename": "Отчёт-データ 2024.pdf",
     "content_type": "application/pdf",
     "description": 'Quarterly "figures" — ünïcødé',

@@ -15,7 +15,7 @@ import pytest
 
 from harness.net import free_port
 from harness.report import document
-from tests.cli.conftest import SLOW_SUITE, Cli
+from tests.cli.conftest import FAKE_SE, SLOW_SUITE, Cli
 
 pytestmark = pytest.mark.slow
 
@@ -128,17 +128,22 @@ def test_pytest_usage_error_is_no_verdict(cli: Cli) -> None:
 
 
 def test_sigterm_stops_the_run_cleanly(cli: Cli) -> None:
+    marker = cli.workdir / "running"
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", "--suite", str(SLOW_SUITE), "--target", "local",
-         "--command", f"{sys.executable} {SLOW_SUITE.parents[1] / 'fake_se.py'}", "-n", "0"],
-        cwd=cli.workdir, env=cli.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "--command", f"{sys.executable} {FAKE_SE}", "-n", "0"],
+        cwd=cli.workdir, env=cli.env({"FAKE_SUITE_MARKER": str(marker)}), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any("se-" in name for name in cli.live()):
-        time.sleep(0.2)  # until the SE process of the run is up
-    time.sleep(1.0)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not marker.exists() and proc.poll() is None:
+        time.sleep(0.1)  # until the test runs, with PostgreSQL and the SE up
+    assert cli.live(), "the run's processes are up"
+    started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 2, f"{stdout}\n{stderr}"
+    assert time.monotonic() - started < 20, "stopped promptly, not when the test ended"
     assert "SIGTERM" in stderr
+    assert "NO VERDICT" in stdout
     assert not cli.live()

@@ -33,7 +33,7 @@ from harness.targets.base import (
 )
 from harness.targets.docker.container import KEY_PATH, STORAGE_PATH, SEContainer, start_se_container
 from harness.targets.docker.storage import ContainerStorageView
-from harness.targets.launch import DEFAULT_CAPACITY, contract_env
+from harness.targets.launch import DEFAULT_CAPACITY, SENames, contract_env
 
 
 class DockerRun:
@@ -113,22 +113,18 @@ class DockerLifecycle(Lifecycle):
         self.image = image
         self.postgres_image = postgres_image
         self.public_key_pem = public_key_pem
-        self._count = 0
+        self._names = SENames(run_id, worker)
         self._containers: list[SEContainer] = []
         self._volumes: list[str] = []
         self._databases: list[DockerPostgres] = []
         # volume -> the container that mounted it last: storage views follow restarts through it.
         self._holder: dict[str, SEContainer] = {}
 
-    def _next_name(self) -> str:
-        self._count += 1
-        return f"{self.worker}_{self._count}" if self._count > 1 else self.worker
-
     def start_se(self, *, mode: str = "edit", prefix: str | None = None, capacity: int | None = None,
                  database: PostgresInfo | None = None, storage_of: SEHandle | None = None,
                  extra_env: dict[str, str] | None = None, wait: bool = True) -> SEHandle:  # fmt: skip
-        name = self._next_name()
-        prefix = prefix or f"{self.run_id}_{name}"
+        name, default_prefix = self._names.next()
+        prefix = prefix or default_prefix
         database = database or self.database
         capacity = capacity or DEFAULT_CAPACITY
         if storage_of is not None:
