@@ -39,6 +39,7 @@ WAIVED_PREFIX = "waived"  # harness.plugin.selection.apply_waivers
 # What a raised exception means, decided where the exception object exists (the worker).
 KIND_DEFECT = "product-defect"
 KIND_HARNESS = "harness-error"
+NOT_FINISHED = "the test did not finish (the run was interrupted)"
 
 
 def worst(outcomes: Iterable[str]) -> str | None:
@@ -90,7 +91,9 @@ class TestRecord:
 
     @property
     def outcome(self) -> str:
-        return worst(o for o in map(phase_outcome, self.phases) if o is not None) or SKIPPED
+        decided = worst(o for o in map(phase_outcome, self.phases) if o is not None)
+        # Set up but never ran (the run was interrupted): no verdict for it.
+        return decided or (ERROR if self.phases else SKIPPED)
 
     @property
     def duration(self) -> float:
@@ -103,7 +106,7 @@ class TestRecord:
         for phase in self.phases:
             if phase_outcome(phase) == outcome:
                 return phase.message or phase.skip_reason or (phase.xfail_reason or "")
-        return ""
+        return NOT_FINISHED if outcome == ERROR else ""
 
 
 @dataclass

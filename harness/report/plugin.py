@@ -147,9 +147,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     kind = _failure_kind(call)
     if kind is not None:
         report.user_properties = [*report.user_properties, (FAILURE_KIND_PROPERTY, kind)]
-    if call.when == "call":
-        facts = item.config.stash.setdefault(FACTS_KEY, WorkerFacts())
-        _observe(item, facts)
+    if call.when in ("setup", "call"):
+        _observe(item, item.config.stash.setdefault(FACTS_KEY, WorkerFacts()))
     return report
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.postgres.info import PostgresInfo
+from harness.profile import TargetProfile
 from harness.storage_view import StorageView
 
 MODES = ("edit", "rw", "ro", "ar")
@@ -95,6 +96,7 @@ class Lifecycle(abc.ABC):
 
 class Target(abc.ABC):
     kind: str = ""
+    profile: TargetProfile = TargetProfile()
     capabilities: frozenset[str] = frozenset()
     facilities: frozenset[str] = frozenset()
     database: PostgresInfo | None = None
@@ -106,6 +108,10 @@ class Target(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    def env_name(self, contract_name: str) -> str:
+        """The target's own name of a launch-contract variable (its profile may rename it)."""
+        return self.profile.env_name(contract_name)
 
     def describe(self) -> dict[str, object]:
         """Identity of the target for reports (kind, image/command, ...)."""

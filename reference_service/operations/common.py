@@ -21,6 +21,7 @@ from reference_service.errors import (
 from reference_service.records import FileRecord
 from reference_service.storage import layout
 from reference_service.storage.capacity import CapacityExceeded
+from reference_service.storage.fsops import NameTaken
 from reference_service.storage.sidecar import SidecarTooLarge
 
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
@@ -41,7 +42,7 @@ def as_service_error(exc: BaseException) -> BaseException:
     """Translate what can go wrong during a write into the status the client should see."""
     if isinstance(exc, ServiceError):
         return exc
-    if isinstance(exc, IntegrityError | FileExistsError):
+    if isinstance(exc, IntegrityError | NameTaken):
         return Conflict("a file with this file_id (or storage name) already exists")
     if isinstance(exc, CapacityExceeded):
         return InsufficientStorage(str(exc))

@@ -21,20 +21,28 @@ def ensure_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
+class NameTaken(Exception):
+    """The destination of a placement already exists (a racing upload took the name)."""
+
+
 def place_no_clobber(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst`` atomically, failing with FileExistsError if ``dst`` exists.
+    """Move ``src`` to ``dst`` atomically, failing with :class:`NameTaken` if ``dst`` exists.
 
     A hard link is atomic and never overwrites; a concurrent upload that raced to the same name
     must not replace committed data. Filesystems without hard links fall back to a checked rename.
     """
+    # Any OSError from here on (e.g. a regular file where the hour directory belongs) is a storage
+    # failure, not the client's fault; only an existing *destination* means a name conflict.
     ensure_dir(dst.parent)
     try:
         os.link(src, dst)
+    except FileExistsError:
+        raise NameTaken(str(dst)) from None
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
             raise
         if dst.exists():
-            raise FileExistsError(errno.EEXIST, "exists", str(dst)) from None
+            raise NameTaken(str(dst)) from None
         os.rename(src, dst)
     else:
         os.unlink(src)

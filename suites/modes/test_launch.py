@@ -6,7 +6,7 @@ import pytest
 
 from harness.expect import expect
 from harness.targets.base import Target
-from suites.support.ses import target_env_name, try_start
+from suites.support.ses import try_start
 
 pytestmark = pytest.mark.needs("lifecycle")
 
@@ -15,7 +15,7 @@ def expect_refused(target: Target, variable: str, value: str, *, req: str) -> No
     outcome = try_start(target, {variable: value})
     expect(not outcome.started, req=req, what=f"an SE started with {variable}={value!r} became ready",
            expected="the start stopped", actual=outcome.output[-800:])  # fmt: skip
-    names = {variable, target_env_name(target, variable), value}
+    names = {variable, target.env_name(variable), value}
     expect(any(n and n.lower() in outcome.output.lower() for n in names), req=req,
            what="the refusal does not say why", expected=f"output naming {variable} or {value!r}",
            actual=outcome.output[-800:])  # fmt: skip

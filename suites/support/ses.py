@@ -43,13 +43,6 @@ def module_se(target: Target, **kwargs: Any) -> Iterator[SEHandle]:
         lifecycle.stop_se(handle)
 
 
-def target_env_name(target: Target, contract_name: str) -> str:
-    """The target's own name of a launch-contract variable (its profile may map it)."""
-    profile = getattr(target, "profile", None)
-    env_name = getattr(profile, "env_name", None)
-    return str(env_name(contract_name)) if callable(env_name) else contract_name
-
-
 @dataclass
 class StartOutcome:
     started: bool
@@ -63,7 +56,7 @@ def try_start(target: Target, contract_overrides: dict[str, str]) -> StartOutcom
     what the harness saw: its last log lines.
     """
     lifecycle = lifecycle_of(target)
-    env = {target_env_name(target, name): value for name, value in contract_overrides.items()}
+    env = {target.env_name(name): value for name, value in contract_overrides.items()}
     try:
         handle = lifecycle.start_se(mode="edit", extra_env=env)
     except TargetNotReady as exc:

@@ -47,6 +47,7 @@ def record(*phases: PhaseResult, reqs: tuple[str, ...] = ("SE-X-001",), nodeid: 
         ((SETUP_OK, PhaseResult("call", "passed", xfail_reason="waived SE-X-001"), TEARDOWN_OK), PASS),  # xpass
         ((SETUP_OK, PhaseResult("call", "skipped", failure_kind=KIND_DEFECT, xfail_reason="suite gap"),
           TEARDOWN_OK), SKIPPED),
+        ((SETUP_OK, TEARDOWN_OK), ERROR),  # set up, never ran: interrupted
     ],
 )  # fmt: skip
 def test_test_outcome(phases: tuple[PhaseResult, ...], expected: str) -> None:

@@ -180,3 +180,27 @@ def test_failure_after_wal_begin_is_rolled_back(db: psycopg.Connection[Any], se:
     assert {p for p in se.config.storage.rglob("*") if p.is_file()} == before
     for blocker in blockers:
         blocker.rmdir()
+
+
+def test_blocked_hour_directory_is_a_server_error(
+    db: psycopg.Connection[Any], se_factory: SEFactory, tokens: Tokens
+) -> None:
+    """A regular file where the hour directory belongs: the SE fails to store (5xx, not a 4xx that
+    blames the client), and the WAL row ends rolled_back."""
+    se = se_factory("blocked")
+    now = datetime.now(UTC)
+    blockers = {se.config.storage / f"{t:%Y/%m/%d/%H}" for t in (now, now + timedelta(hours=1))}
+    for blocker in blockers:
+        blocker.parent.mkdir(parents=True, exist_ok=True)
+        blocker.write_bytes(b"not a directory")
+    fid = str(uuid.uuid4())
+    try:
+        with se.client(tokens.user) as c:
+            r = upload(c, b"blocked", "blocked.txt", file_id=fid)
+    finally:
+        for blocker in blockers:
+            blocker.unlink()
+    assert r.status_code == 500
+    rows = wal_rows(db, se, fid)
+    assert [w["status"] for w in rows] == ["rolled_back"]
+    assert rows[0]["error_message"]
