@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 import harness
 from harness.cli import common, doctor, images, listing, report, run, serve
@@ -52,4 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_NO_VERDICT
     except KeyboardInterrupt:
         common.show_error("interrupted")
+        return EXIT_NO_VERDICT
+    except Exception:  # a crash of the command line is no verdict, never "not conformant" (exit 1)
+        traceback.print_exc()
+        common.show_error("internal error (the traceback above); please report it")
         return EXIT_NO_VERDICT

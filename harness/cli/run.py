@@ -133,7 +133,8 @@ def pytest_command(args: argparse.Namespace, paths: OutputPaths) -> list[str]:
     cmd = [sys.executable, "-m", "pytest", str(args.suite.resolve()),
            "-c", str(common.REPO_ROOT / "pyproject.toml"), "--rootdir", str(common.REPO_ROOT),
            "-n", workers_arg(args),
-           "--junitxml", str(paths.junit.resolve()), "--alluredir", str(paths.allure.resolve()),
+           "--junitxml", str(paths.junit.resolve()), "-o", "junit_suite_name=se-conformance",
+           "--alluredir", str(paths.allure.resolve()),
            opt.REPORT_JSON, str(paths.report.resolve())]  # fmt: skip
     for option in FORWARDED:
         value = getattr(args, opt.dest(option), None)

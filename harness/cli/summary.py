@@ -71,7 +71,7 @@ def render(doc: dict[str, Any], verdict: Verdict, *, strict: bool = False) -> st
     headline = HEADLINE.get(verdict.exit_code, NO_VERDICT)
     lines.append(f"{headline}" + (f" — {'; '.join(verdict.reasons)}" if verdict.reasons else ""))
     tests = doc["counts"]["tests"]
-    lines.append("tests: " + ", ".join(f"{tests[o]} {o}" for o in OUTCOMES if tests.get(o)) or "tests: none")
+    lines.append("tests: " + (", ".join(f"{tests[o]} {o}" for o in OUTCOMES if tests.get(o)) or "none"))
     lines += ["", *area_table(doc)]
     if verdict.failures:
         levels = "" if strict else " (MUST)"

@@ -221,3 +221,13 @@ def test_allure_extras(tmp_path: Path) -> None:
 def test_default_workers(tmp_path: Path, argv: tuple[str, ...], workers: str) -> None:
     cmd = pytest_command(parse_run(*argv), OutputPaths(tmp_path))
     assert cmd[cmd.index("-n") + 1] == workers
+
+
+def test_a_crash_is_no_verdict_never_not_conformant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    broken = tmp_path / "report.json"
+    broken.write_text("{not json")
+    assert main(["report", "--json", str(broken)]) == 2
+    assert "internal error" in capsys.readouterr().err
+    assert main(["report", "--json", str(tmp_path / "missing.json")]) == 2
