@@ -178,7 +178,7 @@ def test_se_gets_the_launch_contract_and_the_key(lifecycle: DockerLifecycle, run
     assert body["key"] == PUBLIC_KEY.decode()
     assert env["DB_HOST"] == run["pg"].name  # type: ignore[attr-defined]
     assert env["DB_PORT"] == "5432"
-    assert env["DB_TABLE_PREFIX"] == se.prefix == f"{run['run_id']}_gw9"
+    assert env["DB_TABLE_PREFIX"] == se.prefix == f"{run['run_id']}_gw9_s1"
     assert env["STORAGE_MAX_SIZE"] == "12345"
     assert env["STORAGE_LOCAL_BASE_PATH"] == STORAGE_PATH
     assert se.base_url.startswith("http://127.0.0.1:")
