@@ -96,7 +96,7 @@ def _bad(source: str, what: str, expected: str) -> ConfigurationError:
     )
 
 
-def _waivers(raw: Any, source: str) -> tuple[Waiver, ...]:
+def parse_waivers(raw: Any, source: str) -> tuple[Waiver, ...]:
     if not isinstance(raw, list):
         raise _bad(source, "'waivers' must be an array of tables", "[[waivers]] requirement/reason/expires")
     out = []
@@ -142,7 +142,7 @@ def parse_profile(data: dict[str, Any], source: str) -> TargetProfile:
         capabilities=frozenset(caps),
         env={str(k): str(v) for k, v in env.items()},
         extra_env={str(k): str(v) for k, v in data.get("extra_env", {}).items()},
-        waivers=_waivers(data.get("waivers", []), source),
+        waivers=parse_waivers(data.get("waivers", []), source),
         source=source,
     )
 

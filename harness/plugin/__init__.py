@@ -62,6 +62,13 @@ def pytest_configure(config: pytest.Config) -> None:
             controller = Controller(config)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from exc
+        if controller.kind == "url" and (getattr(config.option, "numprocesses", None) or 0) > 1:
+            # Workers would share the one deployed SE and see each other's files in counts and lists.
+            raise pytest.UsageError(
+                "the url target is one SE shared by every worker; parallel workers give false failures\n"
+                "  expected: -n 0 or -n 1 with --se-target url\n"
+                "  hint: parallel runs need an SE per worker: use the docker or local target"
+            )
         config.stash[STATE_KEY] = WorkerState(config, {}, controller=controller)
 
 
@@ -104,10 +111,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     state = item.config.stash.get(STATE_KEY, None)
     if state is None or not selection.is_suite_item(item):
         return
+    # Label first: an unsupported test still belongs under its requirement in the Allure tree.
+    reporting.label_for_allure(item)
     reason = selection.unsupported_reason(item, state.target())
     if reason:
         pytest.skip(reason)
-    reporting.label_for_allure(item)
 
 
 @pytest.hookimpl(wrapper=True)

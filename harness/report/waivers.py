@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import ConfigurationError
-from harness.profile import TargetProfile, Waiver, _waivers
+from harness.profile import TargetProfile, Waiver, parse_waivers
 
 WAIVER_FILE_KEYS = {"waivers"}
 
@@ -46,7 +46,7 @@ def load_waiver_file(path: Path | str) -> tuple[Waiver, ...]:
             expected="only [[waivers]] tables with requirement, reason, expires",
             hint="see docs/cli.md, 'Waivers'",
         )
-    return _waivers(data.get("waivers", []), str(file))
+    return parse_waivers(data.get("waivers", []), str(file))
 
 
 def all_waivers(profile: TargetProfile, waiver_file: Path | str | None) -> list[SourcedWaiver]:
