@@ -116,3 +116,21 @@ class Target(abc.ABC):
     def describe(self) -> dict[str, object]:
         """Identity of the target for reports (kind, image/command, ...)."""
         return {"kind": self.kind}
+
+
+class ManagedTarget(Target):
+    """A target whose SEs the harness starts itself (docker, local): the main SE comes from its lifecycle."""
+
+    lifecycle: Lifecycle
+
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self.lifecycle = lifecycle
+        self._main: SEHandle | None = None
+
+    def main_se(self) -> SEHandle:
+        if self._main is None:
+            self._main = self.lifecycle.start_se(mode="edit")
+        return self._main
+
+    def close(self) -> None:
+        self.lifecycle.close()

@@ -22,9 +22,9 @@ from harness.targets.base import (
     FACILITY_FS,
     FACILITY_LIFECYCLE,
     Lifecycle,
+    ManagedTarget,
     PostgresHandle,
     SEHandle,
-    Target,
 )
 from harness.targets.launch import DEFAULT_CAPACITY, SENames, contract_env, wait_ready
 
@@ -171,7 +171,7 @@ class LocalLifecycle(Lifecycle):
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-class LocalTarget(Target):
+class LocalTarget(ManagedTarget):
     kind = "local"
     facilities = frozenset({FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE})
 
@@ -184,16 +184,7 @@ class LocalTarget(Target):
             run_id=run_id, worker=worker, profile=profile, database=database,
             public_key_path=public_key_path, command=command, cwd=cwd,
         )  # fmt: skip
-        self.lifecycle = self._lifecycle
-        self._main: SEHandle | None = None
-
-    def main_se(self) -> SEHandle:
-        if self._main is None:
-            self._main = self._lifecycle.start_se(mode="edit")
-        return self._main
-
-    def close(self) -> None:
-        self._lifecycle.close()
+        super().__init__(self._lifecycle)
 
     def describe(self) -> dict[str, object]:
         return {"kind": self.kind, "command": " ".join(self._lifecycle.command), "profile": self.profile.name}

@@ -27,9 +27,9 @@ from harness.targets.base import (
     FACILITY_FS,
     FACILITY_LIFECYCLE,
     Lifecycle,
+    ManagedTarget,
     PostgresHandle,
     SEHandle,
-    Target,
 )
 from harness.targets.docker.container import KEY_PATH, STORAGE_PATH, SEContainer, start_se_container
 from harness.targets.docker.storage import ContainerStorageView
@@ -199,7 +199,7 @@ def _str_dict(value: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
-class DockerTarget(Target):
+class DockerTarget(ManagedTarget):
     kind = "docker"
     facilities = frozenset({FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE})
 
@@ -215,16 +215,7 @@ class DockerTarget(Target):
             database=self.database, image=self.image, postgres_image=docker_part["postgres_image"],
             public_key_pem=Path(shared["public_key_path"]).read_bytes(),
         )  # fmt: skip
-        self.lifecycle = self._lifecycle
-        self._main: SEHandle | None = None
-
-    def main_se(self) -> SEHandle:
-        if self._main is None:
-            self._main = self._lifecycle.start_se(mode="edit")
-        return self._main
-
-    def close(self) -> None:
-        self._lifecycle.close()
+        super().__init__(self._lifecycle)
 
     def describe(self) -> dict[str, object]:
         return {
