@@ -17,30 +17,26 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from harness.profile import load_profile
+from harness.runstate import new_run_id
+from harness.tokens import TokenFactory
 
 Phases = dict[str, float]
 
 
-def docker_once(workdir: Path) -> Phases:
-    from harness.images.common import quiet_log
-    from harness.profile import load_profile
-    from harness.runstate import new_run_id
-    from harness.targets.docker import DockerRun, DockerTarget
-    from harness.tokens import TokenFactory
-
-    run_id = new_run_id()
-    key = TokenFactory().write_public_key(workdir / f"{run_id}.pem")
+def timed(run_id: str, start_db: Callable[[], Any], make_target: Callable[[Any], Any],
+          stop_db: Callable[[], None], db_phase: str) -> Phases:  # fmt: skip
+    """Time PostgreSQL up, then the main SE up; tear both down (timed apart)."""
     phases: Phases = {}
     started = time.monotonic()
-    docker_run = DockerRun(run_id=run_id, log=quiet_log)
     target = None
     try:
-        shared_docker = docker_run.start()
-        phases["postgres ready (incl. image check, network)"] = time.monotonic() - started
+        database = start_db()
+        phases[db_phase] = time.monotonic() - started
         mark = time.monotonic()
-        shared = {"run_id": run_id, "public_key_path": str(key), "database": shared_docker["database"],
-                  "docker": shared_docker}  # fmt: skip
-        target = DockerTarget(shared=shared, worker="bench", profile=load_profile(None))
+        target = make_target(database)
         target.main_se()
         phases["SE ready"] = time.monotonic() - mark
         phases["total"] = time.monotonic() - started
@@ -48,40 +44,42 @@ def docker_once(workdir: Path) -> Phases:
         mark = time.monotonic()
         if target is not None:
             target.close()
-        docker_run.stop()
+        stop_db()
         phases["teardown (not in total)"] = time.monotonic() - mark
     return phases
+
+
+def docker_once(workdir: Path) -> Phases:
+    from harness.images.common import quiet_log
+    from harness.targets.docker import DockerRun, DockerTarget
+
+    run_id = new_run_id()
+    key = TokenFactory().write_public_key(workdir / f"{run_id}.pem")
+    docker_run = DockerRun(run_id=run_id, log=quiet_log)
+
+    def make_target(shared_docker: dict[str, Any]) -> DockerTarget:
+        shared = {"run_id": run_id, "public_key_path": str(key), "database": shared_docker["database"],
+                  "docker": shared_docker}  # fmt: skip
+        return DockerTarget(shared=shared, worker="bench", profile=load_profile(None))
+
+    return timed(run_id, docker_run.start, make_target, docker_run.stop,
+                 "postgres ready (incl. image check, network)")  # fmt: skip
 
 
 def local_once(workdir: Path) -> Phases:
     from harness.postgres.local import LocalPostgres
-    from harness.profile import load_profile
-    from harness.runstate import new_run_id
     from harness.targets.local import LocalTarget
-    from harness.tokens import TokenFactory
 
     run_id = new_run_id()
     key = TokenFactory().write_public_key(workdir / f"{run_id}.pem")
-    phases: Phases = {}
-    started = time.monotonic()
     postgres = LocalPostgres(run_id=run_id, name="pg-bench")
-    target = None
-    try:
-        database = postgres.start()
-        phases["postgres ready (copy of the template cluster)"] = time.monotonic() - started
-        mark = time.monotonic()
-        target = LocalTarget(run_id=run_id, worker="bench", profile=load_profile(None), database=database,
-                             public_key_path=key)  # fmt: skip
-        target.main_se()
-        phases["SE ready"] = time.monotonic() - mark
-        phases["total"] = time.monotonic() - started
-    finally:
-        mark = time.monotonic()
-        if target is not None:
-            target.close()
-        postgres.destroy()
-        phases["teardown (not in total)"] = time.monotonic() - mark
-    return phases
+
+    def make_target(database: Any) -> LocalTarget:
+        return LocalTarget(run_id=run_id, worker="bench", profile=load_profile(None), database=database,
+                           public_key_path=key)  # fmt: skip
+
+    return timed(run_id, postgres.start, make_target, postgres.destroy,
+                 "postgres ready (copy of the template cluster)")  # fmt: skip
 
 
 TARGETS: dict[str, Callable[[Path], Phases]] = {"docker": docker_once, "local": local_once}
