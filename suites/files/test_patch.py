@@ -28,7 +28,7 @@ def patch_ok(api: SEClient, file_id: str, body: dict[str, Any], *, req: str) -> 
     return meta, resp
 
 
-PATCHES = {
+PATCHES: dict[str, dict[str, Any]] = {
     "description": {"description": "patched description ✓"},
     "version": {"version": "2.0"},
     "both": {"description": "both", "version": "3.0"},

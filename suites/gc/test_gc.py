@@ -32,7 +32,7 @@ def gc_exists(client: SEClient, file_id: str, *, req: str) -> bool | None:
     body = fields.expect_fields(expect_json(resp, req=req), fields.GC_EXISTS, req=req, what="GC exists",
                                 resp=resp)  # fmt: skip
     expect_equal(body["file_id"], file_id, req=req, what="GC exists file_id", resp=resp)
-    return body["exists"]  # type: ignore[no-any-return]
+    return body["exists"]
 
 
 @pytest.fixture

@@ -122,13 +122,15 @@ def test_capacity_figures_are_consistent(api: SEClient, se: SEHandle) -> None:
     expect(isinstance(figures, dict), req="SE-SVC-011", what="capacity object", expected="an object",
            actual=figures)  # fmt: skip
     assert isinstance(figures, dict)
-    cap_total, used, available = figures.get("total"), figures.get("used"), figures.get("available")
+    cap_total: Any = figures.get("total")
+    used: Any = figures.get("used")
+    available: Any = figures.get("available")
     if se.capacity is not None:
         expect_equal(cap_total, se.capacity, req="SE-SVC-011", what="capacity.total")
     expect(all(fields.is_number(v) for v in (cap_total, used, available)), req="SE-SVC-011",
            what="capacity figures are numbers", expected="numbers", actual=figures)  # fmt: skip
     expect_equal(available, max(cap_total - used, 0), req="SE-SVC-011", what="capacity.available = total - used")
-    percent = figures.get("percent_used")
+    percent: Any = figures.get("percent_used")
     expect(fields.is_number(percent) and 0 <= percent <= 100, req="SE-SVC-011", what="capacity.percent_used",
            expected="a number from 0 to 100", actual=percent)  # fmt: skip
 

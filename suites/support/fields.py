@@ -41,7 +41,7 @@ def expect_fields(
     missing = [name for name in fields if name not in obj]
     expect(not missing, req=req, what=f"{what} lacks field(s) {', '.join(missing)}",
            expected=f"all of {', '.join(fields)}", actual=sorted(obj), resp=resp)  # fmt: skip
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 def is_int(value: object) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -72,7 +72,7 @@ def get_meta(api: SEClient, file_id: str, *, req: str, what: str = "metadata") -
     expect_status(resp, 200, req=req, what=what)
     body = expect_json(resp, req=req)
     expect(isinstance(body, dict), req=req, what=f"{what} is a JSON object", expected="an object", resp=resp)
-    return body  # type: ignore[no-any-return]
+    return body
 
 
 def list_page(
@@ -87,7 +87,7 @@ def list_page(
 
 
 def ids_of(listing: dict[str, Any]) -> list[str]:
-    return [entry.get("file_id") for entry in listing["files"] if isinstance(entry, dict)]
+    return [str(entry.get("file_id")) for entry in listing["files"] if isinstance(entry, dict)]
 
 
 def newest_ids(api: SEClient, *, req: str) -> list[str]:
@@ -125,4 +125,4 @@ def total(api: SEClient, *, req: str) -> int:
     value = listing.get("total")
     expect(isinstance(value, int), req=req, what="list total is an integer", expected="an integer",
            actual=value, resp=resp)  # fmt: skip
-    return int(value)
+    return cast(int, value)
