@@ -1,8 +1,13 @@
 """``se-conformance serve``: the reference SE with its own PostgreSQL, left running for manual use.
 
-Local processes (PostgreSQL from the system binaries, the SE as ``python -m reference_service`` or the
-profile's/``--command``'s command). Prints URL, DSN, prefix and ready-to-paste tokens, then waits for
-Ctrl-C or SIGTERM and stops everything. The printed ``run --target url`` line runs the suite against it.
+``--target local`` (default): PostgreSQL from the system binaries, the SE as ``python -m reference_service``
+(or the profile's/``--command``'s command). ``--target docker``: a PostgreSQL container and SE container(s)
+on a network of the run's own, ports on 127.0.0.1 only, everything labelled with the run id. ``--pair``:
+one PostgreSQL and two SEs with prefixes ``<prefix>_a`` and ``<prefix>_b`` (``se_a``/``se_b`` by default),
+the shape of ``compose/docker-compose.yml``, for machines without Compose.
+
+Prints URLs, DSN, prefixes and ready-to-paste tokens, then waits for Ctrl-C or SIGTERM and removes
+everything it started. The printed ``run --target url`` line runs the suite against an SE.
 """
 
 from __future__ import annotations
@@ -10,31 +15,46 @@ from __future__ import annotations
 import argparse
 import shlex
 import signal
-import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 from harness.cli import run as run_cmd
+from harness.cli.serve_deploy import WORKER_NAME, Deployment, DockerDeployment, LocalDeployment
+from harness.errors import ConfigurationError
 from harness.plugin import options as opt
+from harness.postgres.info import PostgresInfo
 from harness.profile import load_profile
+from harness.report.verdict import EXIT_NO_VERDICT
 from harness.runstate import new_run_id, run_dir, sweep_local
 from harness.targets.base import MODES, SEHandle
 from harness.targets.launch import check_prefix
 from harness.tokens import TokenFactory
 
+__all__ = ["TOKEN_LIFETIME_S", "WORKER_NAME", "add_parser", "describe", "run"]
+
 TOKEN_LIFETIME_S = 24 * 3600
-WORKER_NAME = "serve"
+TARGETS = ("local", "docker")
+PAIR = ("a", "b")  # compose/docker-compose.yml: se-a (prefix se_a), se-b (prefix se_b)
+POLL_S = 0.5
+# Ctrl-C, `kill`, and the terminal closing: each stops serve and removes what it started.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("serve", help="start PostgreSQL + the reference SE for manual use (Ctrl-C stops)",
-                       description=__doc__)  # fmt: skip
-    p.add_argument("--target", choices=("local",), default="local",
-                   help="where to run it: local processes (the only kind for now)")  # fmt: skip
-    p.add_argument("--prefix", default="se", help="DB_TABLE_PREFIX of the SE (default: se)")
+    p = sub.add_parser("serve", help="start PostgreSQL + the reference SE(s) for manual use (Ctrl-C stops)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--target", choices=TARGETS, default="local",
+                   help="where to run them: local processes (default) or docker containers")  # fmt: skip
+    p.add_argument("--pair", action="store_true",
+                   help="two SEs on one PostgreSQL, prefixes <prefix>_a and <prefix>_b: the compose "
+                        "deployment without Compose")  # fmt: skip
+    p.add_argument("--prefix", default="se",
+                   help="DB_TABLE_PREFIX of the SE (default: se); with --pair the stem of both prefixes")  # fmt: skip
     p.add_argument("--mode", choices=MODES, default="edit", help="APP_MODE (default: edit)")
+    p.add_argument(run_cmd.cli_flag(opt.IMAGE), dest=opt.dest(opt.IMAGE), help=run_cmd.HELP[opt.IMAGE])
     p.add_argument(run_cmd.cli_flag(opt.COMMAND), dest=opt.dest(opt.COMMAND), help=run_cmd.HELP[opt.COMMAND])
     p.add_argument(run_cmd.cli_flag(opt.CWD), dest=opt.dest(opt.CWD), help=run_cmd.HELP[opt.CWD])
     p.add_argument(run_cmd.cli_flag(opt.PROFILE_FILE), dest=opt.dest(opt.PROFILE_FILE),
@@ -42,53 +62,129 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(handler=run)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """One SE to start: its label in the output, prefix and element id (``None``: the lifecycle's default)."""
+
+    label: str
+    prefix: str
+    element_id: str | None = None
+
+
+def plan(prefix: str, pair: bool) -> list[Planned]:
+    """``serve``: one SE on ``prefix``; ``serve --pair``: ``<prefix>_a`` / ``<prefix>-a`` and ``_b`` / ``-b``."""
+    check_prefix(prefix)
+    if not pair:
+        return [Planned("", prefix)]
+    return [Planned(x, check_prefix(f"{prefix}_{x}"), f"{prefix.replace('_', '-')}-{x}") for x in PAIR]
+
+
+class _Interrupted(Exception):
+    pass
+
+
 class _Stop:
+    """SIGINT/SIGTERM/SIGHUP handler: while starting, aborts the start (its clean-up runs); once up, ends the wait."""
+
     def __init__(self) -> None:
         self.event = threading.Event()
         self.reason = ""
+        self.abort_start = True
 
     def __call__(self, signum: int, _frame: FrameType | None) -> None:
         self.reason = signal.Signals(signum).name
         self.event.set()
+        if self.abort_start:
+            self.abort_start = False  # a second signal during the clean-up does not cut it short
+            raise _Interrupted(self.reason)
 
 
-def describe(se: SEHandle, dsn: str, tokens: TokenFactory, private_key: Path) -> str:
-    storage = se.private.get("storage_path", "")
-    curl = f'curl -sS -H "Authorization: Bearer $SE_TOKEN" {se.base_url}/api/v1/files'
-    upload = (f"curl -sS -H \"Authorization: Bearer $SE_TOKEN\" -F file=@/etc/os-release "
-              f"{se.base_url}/api/v1/files/upload")  # fmt: skip
-    suite = (f"se-conformance run --target url --url {se.base_url} --table-prefix {se.prefix} "
-             f"--db-dsn {shlex.quote(dsn)} --storage-path {storage} --private-key {private_key}")  # fmt: skip
+def deployment_for(args: argparse.Namespace, run_id: str, tokens: TokenFactory, public_key: Path) -> Deployment:
+    profile = load_profile(args.se_profile_file)
+    if args.target == "docker":
+        if args.se_command or args.se_cwd:
+            raise ConfigurationError(
+                "--command/--cwd start a local process; serve --target docker starts an image",
+                expected="--image IMG (or 'image' in the profile) with --target docker",
+                hint="drop --command/--cwd, or use --target local",
+            )
+        return DockerDeployment(run_id=run_id, profile=profile, tokens=tokens, public_key=public_key,
+                                image=args.se_image)  # fmt: skip
+    if args.se_image:
+        raise ConfigurationError(
+            "--image is for serve --target docker",
+            expected="--command CMD (or 'command' in the profile) with --target local",
+            hint="add --target docker, or drop --image",
+        )
+    return LocalDeployment(run_id=run_id, profile=profile, tokens=tokens, public_key=public_key,
+                           command=shlex.split(args.se_command) if args.se_command else None,
+                           cwd=args.se_cwd)  # fmt: skip
+
+
+def _suite_line(se: SEHandle, dsn: str, storage: str | None, private_key: Path) -> str:
+    storage_opt = f" --storage-path {storage}" if storage else ""
+    return (f"se-conformance run --target url --url {se.base_url} --table-prefix {se.prefix} "
+            f"--db-dsn {shlex.quote(dsn)}{storage_opt} --private-key {private_key}")  # fmt: skip
+
+
+def _se_block(deployment: Deployment, se: SEHandle, indent: str) -> list[str]:
+    lines = [
+        f"{indent}URL:          {se.base_url}   (mode {se.mode}; info: {se.base_url}/api/v1/info)",
+        f"{indent}table prefix: {se.prefix}",
+        f"{indent}element id:   {se.element_id}",
+    ]
+    lines += [f"{indent}{label + ':':<14}{value}" for label, value in deployment.se_details(se)]
+    return lines
+
+
+def describe(deployment: Deployment, database: PostgresInfo, served: list[tuple[Planned, SEHandle]],
+             tokens: TokenFactory, private_key: Path) -> str:  # fmt: skip
+    """What ``serve`` prints once everything is ready: the same layout for every kind, one SE or a pair."""
+    dsn = database.dsn("postgresql")
+    key_line = f"private key:  {private_key}   (signs the tokens; the SE has the public key)"
+    if len(served) == 1:
+        ((_, se),) = served
+        url, *rest = _se_block(deployment, se, "  ")
+        head = [f"reference SE is up ({deployment.runs_as})", url, f"  DSN:          {dsn}", *rest, f"  {key_line}"]
+    else:
+        head = [f"{len(served)} reference SEs are up on one PostgreSQL ({deployment.runs_as}): the shape of "
+                "compose/docker-compose.yml",
+                f"  DSN:          {dsn}",
+                f"  PostgreSQL:   {deployment.postgres_details()}",
+                f"  {key_line.replace('the SE has', 'every SE has')}"]  # fmt: skip
+        for planned, se in served:
+            head += ["", f"SE {planned.label} ({se.prefix}):", *_se_block(deployment, se, "  ")]
+    first, last = served[0][1], served[-1][1]
+    auth = '-H "Authorization: Bearer $SE_TOKEN"'
+    tries = [f"  curl -sS {auth} -F file=@/etc/os-release {first.base_url}/api/v1/files/upload",
+             f"  curl -sS {auth} {first.base_url}/api/v1/files"]  # fmt: skip
+    if len(served) > 1:
+        tries.append(f"  curl -sS {auth} {last.base_url}/api/v1/files    # {last.prefix} does not see "
+                     f"{first.prefix}'s files: one database, separate prefixes")  # fmt: skip
+    suites = [f"  {_suite_line(se, dsn, deployment.host_storage_path(se), private_key)}" for _, se in served]
+    what = "the SE and PostgreSQL" if len(served) == 1 else "the SEs and PostgreSQL"
+    if deployment.kind == "docker":
+        what += " and removes their containers, network and volumes"
     return "\n".join([
-        "reference SE is up",
-        f"  URL:          {se.base_url}   (mode {se.mode}; info: {se.base_url}/api/v1/info)",
-        f"  DSN:          {dsn}",
-        f"  table prefix: {se.prefix}",
-        f"  storage path: {storage}",
-        f"  private key:  {private_key}   (signs the tokens; the SE has the public key)",
+        *head,
         "",
-        "tokens (valid 24 h):",
+        f"tokens (valid 24 h{', accepted by every SE' if len(served) > 1 else ''}):",
         f"  export SE_TOKEN={tokens.user}",
         f"  export SE_OPERATOR_TOKEN={tokens.operator}",
         f"  export SE_ADMIN_TOKEN={tokens.admin}",
         f"  export SE_SERVICE_TOKEN={tokens.service}",
         "",
         "try:",
-        f"  {upload}",
-        f"  {curl}",
-        "run the suite against it (in another shell):",
-        f"  {suite}",
+        *tries,
+        f"run the suite against {'it' if len(served) == 1 else 'one of them'} (in another shell):",
+        *suites,
         "",
-        "Ctrl-C stops the SE and PostgreSQL.",
+        f"Ctrl-C stops {what}.",
     ])  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.postgres.local import LocalPostgres
-    from harness.targets.local import LocalLifecycle
-
-    profile = load_profile(args.se_profile_file)
-    check_prefix(args.prefix)
+    planned = plan(args.prefix, args.pair)
     run_id = new_run_id()
     directory = run_dir(run_id)
     tokens = TokenFactory(lifetime_s=TOKEN_LIFETIME_S)
@@ -97,32 +193,45 @@ def run(args: argparse.Namespace) -> int:
     private_key.chmod(0o600)
     public_key = tokens.write_public_key(directory / "jwt-public.pem")
     stop = _Stop()
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    postgres = lifecycle = None
+    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
+    deployment: Deployment | None = None
+    started = False
     try:
-        print("starting PostgreSQL …", flush=True)
-        postgres = LocalPostgres(run_id=run_id, name="pg-serve")
-        database = postgres.start()
-        lifecycle = LocalLifecycle(run_id=run_id, worker=WORKER_NAME, profile=profile, database=database,
-                                   public_key_path=public_key,
-                                   command=shlex.split(args.se_command) if args.se_command else None,
-                                   cwd=args.se_cwd)  # fmt: skip
-        print("starting the SE …", flush=True)
-        se = lifecycle.start_se(mode=args.mode, prefix=args.prefix)
-        print(describe(se, database.dsn("postgresql"), tokens, private_key), flush=True)
-        proc = se.private.get("proc")
-        while not stop.event.wait(0.5):
-            if isinstance(proc, subprocess.Popen) and proc.poll() is not None:
-                print(f"\nthe SE exited (code {proc.returncode}); last log lines:\n{se.logs(30)}", file=sys.stderr)
-                return 2
+        deployment = deployment_for(args, run_id, tokens, public_key)
+        deployment.preflight()
+        kind = "a container" if deployment.kind == "docker" else "a local process"
+        started = True
+        print(f"starting PostgreSQL ({kind}) …", flush=True)
+        database = deployment.start_postgres()
+        served: list[tuple[Planned, SEHandle]] = []
+        for item in planned:
+            print(f"starting {f'SE {item.label}' if item.label else 'the SE'} (prefix {item.prefix}) …", flush=True)
+            served.append((item, deployment.start_se(prefix=item.prefix, mode=args.mode, element_id=item.element_id)))
+        stop.abort_start = False
+        if stop.event.is_set():
+            raise _Interrupted(stop.reason)
+        print(describe(deployment, database, served, tokens, private_key), flush=True)
+        while not stop.event.wait(POLL_S):
+            for _, se in served:
+                ended = deployment.exit_status(se)
+                if ended is not None:
+                    print(f"\nse-conformance: error: the SE {se.prefix} ({se.base_url}) exited, {ended}\n"
+                          "  expected: it runs until Ctrl-C or SIGTERM\n"
+                          f"  hint: its last log lines:\n{se.logs(30)}", file=sys.stderr)  # fmt: skip
+                    return EXIT_NO_VERDICT
         print(f"\n{stop.reason}: stopping …", flush=True)
         return 0
+    except _Interrupted as exc:
+        print(f"\n{exc}: interrupted while starting; removing what was started …", flush=True)
+        return EXIT_NO_VERDICT
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        if lifecycle is not None:
-            lifecycle.close()
-        if postgres is not None:
-            postgres.destroy()
-        sweep_local(run_id)
-        print("stopped; nothing left running", flush=True)
+        stop.abort_start = False
+        try:
+            if deployment is not None:
+                deployment.close()
+            sweep_local(run_id)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        if started:
+            print("stopped; nothing left running", flush=True)

@@ -131,7 +131,8 @@ def run_suite(copy_dir: Path, requirement_ids: list[str], work: Path, timeout_s:
         except subprocess.TimeoutExpired:
             _stop(proc)
             sweep(state_dir)
-            raise RunError(f"the suite run did not finish within {timeout_s:.0f}s; last output:\n{_tail(log, 1500)}")
+            tail = _tail(log, 1500)
+            raise RunError(f"the suite run did not finish within {timeout_s:.0f}s; last output:\n{tail}") from None
         except BaseException:  # Ctrl-C: leave nothing running
             _stop(proc)
             sweep(state_dir)

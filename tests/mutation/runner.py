@@ -69,8 +69,8 @@ class Outcome:
         if self.caught:
             lines.append(f"  caught: {', '.join(self.caught)}")
         if self.verdict in (PARTIAL, NOT_CAUGHT, FAILED):
-            for result in self.problems()[:12]:
-                lines.append(f"  {result.outcome}: {result.nodeid} [{result.requirement or '-'}] {result.message[:160]}")
+            for r in self.problems()[:12]:
+                lines.append(f"  {r.outcome}: {r.nodeid} [{r.requirement or '-'}] {r.message[:160]}")
         if self.detail:
             lines.append("  " + self.detail.replace("\n", "\n  "))
         return "\n".join(lines)
@@ -81,10 +81,7 @@ def verdict_of(name: str, catches: tuple[str, ...], results: list[junit.TestResu
     caught = tuple(rid for rid in catches if rid in named)
     if not results:
         return Outcome(name, ERROR, catches, (), seconds, "the run selected no test", results)
-    if len(caught) == len(catches):
-        verdict = CAUGHT
-    else:
-        verdict = PARTIAL if caught else NOT_CAUGHT
+    verdict = CAUGHT if len(caught) == len(catches) else PARTIAL if caught else NOT_CAUGHT
     return Outcome(name, verdict, catches, caught, seconds, "", results)
 
 
