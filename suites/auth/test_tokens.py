@@ -10,7 +10,19 @@ from harness.client import SEClient
 from harness.expect import expect, expect_status
 from harness.tokens import REQUIRED_CLAIMS, TokenFactory
 from suites.support.data import new_uuid, payload
-from suites.support.files import CACHE, FILES, UPLOAD, download_path, file_path, gc_exists_path, gc_path
+from suites.support.files import (
+    CACHE,
+    FILES,
+    UPLOAD,
+    download_path,
+    expect_present,
+    file_path,
+    gc_exists_path,
+    gc_path,
+    get_meta,
+    upload_ok,
+)
+from suites.support.inspect import metadata_diff
 
 # (method, path template) of every endpoint that needs a token; {id} is a well-formed unknown UUID.
 PROTECTED = (
@@ -42,10 +54,14 @@ BROKEN = (
 )
 
 
-def send(client: SEClient, method: str, template: str) -> httpx.Response:
-    path = template.replace("{id}", new_uuid())
+def send(
+    client: SEClient, method: str, template: str, *, file_id: str | None = None, upload_id: str | None = None
+) -> httpx.Response:
+    """The request of ``(method, template)``; ``{id}`` is ``file_id`` (default: a fresh unknown UUID) and
+    an upload carries ``upload_id`` as its caller-chosen file_id."""
+    path = template.replace("{id}", file_id or new_uuid())
     if method == "POST" and path == UPLOAD:
-        return client.upload(payload(64))
+        return client.upload(payload(64), file_id=upload_id)
     if method == "PATCH":
         return client.patch(path, json={"description": "should never be stored"})
     return client.request(method, path)
@@ -60,9 +76,21 @@ def expect_bearer_challenge(resp: httpx.Response, *, req: str) -> None:
 @pytest.mark.req("SE-AUTH-001")
 @pytest.mark.parametrize(("method", "template"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
 def test_no_token_is_401_with_bearer_challenge(api: SEClient, method: str, template: str) -> None:
-    resp = send(api.anonymous(), method, template)
-    expect_status(resp, 401, req="SE-AUTH-001", what=f"{method} {template} without Authorization")
-    expect_bearer_challenge(resp, req="SE-AUTH-001")
+    """Aimed at a stored file (and, for the upload, at a chosen free id), so "does nothing" is observable:
+    the file keeps its metadata and bytes, and the upload's id stays free."""
+    req = "SE-AUTH-001"
+    stored = upload_ok(api, req=req, description="kept without a token")
+    before = get_meta(api, stored.file_id, req=req, what="metadata before the anonymous request")
+    upload_id = new_uuid()
+    resp = send(api.anonymous(), method, template, file_id=stored.file_id, upload_id=upload_id)
+    expect_status(resp, 401, req=req, what=f"{method} {template} without Authorization")
+    expect_bearer_challenge(resp, req=req)
+    after = expect_present(api, stored, req=req, what=f"the file after the refused {method} {template}")
+    diff = metadata_diff(before, after)
+    expect(not diff, req=req, what=f"metadata after the refused {method} {template}", resp=resp,
+           expected="unchanged", actual=diff)  # fmt: skip
+    expect_status(api.get(file_path(upload_id)), 404, req=req,
+                  what=f"the file_id {upload_id} sent with the refused request")  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,6 @@ from suites.support.data import payload
 from suites.support.fields import is_int
 from suites.support.files import get_meta, upload_ok
 from suites.support.inspect import (
-    SIDECAR_FIELDS,
     SIDECAR_SUFFIX,
     as_utc,
     consistency,
@@ -33,8 +32,8 @@ from suites.support.inspect import (
     metadata_diff,
     plant_copy,
     rebuild,
-    same_value,
     schema_errors,
+    sidecar_diff,
     sidecar_of,
 )
 
@@ -64,14 +63,6 @@ def _own_se(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> tuple[SEHan
         pytest.skip("unsupported: no storage view of a spawned SE")
     client = client_for(handle, tokens.user)
     return handle, client, client.with_token(tokens.service), handle.storage
-
-
-def _planted_vs_api(planted: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-    return {
-        f: {"sidecar": planted.get(f), "api": meta.get(f)}
-        for f in SIDECAR_FIELDS
-        if not same_value(f, planted.get(f), meta.get(f))
-    }
 
 
 def _expect_bytes(client: SEClient, fid: str, content: bytes, *, req: str, what: str) -> None:
@@ -283,7 +274,7 @@ def test_cache_lifecycle_on_an_se_of_its_own(
     )
     resp = client.get(f"/api/v1/files/{planted['file_id']}")
     expect_status(resp, 200, req="SE-CACHE-007", what="the planted sidecar's file after a full rebuild")
-    diff = _planted_vs_api(planted, expect_json(resp, req="SE-CACHE-007"))
+    diff = sidecar_diff(planted, expect_json(resp, req="SE-CACHE-007"))
     expect(not diff, req="SE-CACHE-007", what="planted file vs its sidecar", resp=resp, actual=diff, expected="equal")
     _expect_bytes(client, planted["file_id"], p_content, req="SE-CACHE-007", what="the planted file")
     expect_status(
@@ -299,7 +290,7 @@ def test_cache_lifecycle_on_an_se_of_its_own(
     expect_equal(
         v_meta.get("custom_attributes"), {}, req="SE-SIDECAR-014", what="custom_attributes of a v1 file", resp=resp
     )
-    diff = _planted_vs_api({**legacy, "custom_attributes": {}}, v_meta)
+    diff = sidecar_diff({**legacy, "custom_attributes": {}}, v_meta)
     expect(not diff, req="SE-SIDECAR-014", what="v1 file vs its sidecar", resp=resp, actual=diff, expected="equal")
     _expect_bytes(client, legacy["file_id"], v_content, req="SE-SIDECAR-014", what="the v1 file")
 
@@ -322,7 +313,7 @@ def test_cache_lifecycle_on_an_se_of_its_own(
     rebuild(service, "incremental", req="SE-CACHE-008")
     resp = client.get(f"/api/v1/files/{later['file_id']}")
     expect_status(resp, 200, req="SE-CACHE-008", what="the new orphan sidecar's file after an incremental rebuild")
-    diff = _planted_vs_api(later, expect_json(resp, req="SE-CACHE-008"))
+    diff = sidecar_diff(later, expect_json(resp, req="SE-CACHE-008"))
     expect(not diff, req="SE-CACHE-008", what="imported file vs its sidecar", resp=resp, actual=diff, expected="equal")
     _expect_bytes(client, later["file_id"], q_content, req="SE-CACHE-008", what="the imported file")
     report = consistency(service, req="SE-CACHE-008")

@@ -6,8 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.client import SEClient
 from harness.expect import expect_equal, expect_status
 from harness.targets.base import SEHandle
+from harness.tokens import TokenFactory
 from suites.support.data import payload, unique_name
 from suites.support.files import expect_present, total, upload_ok
 
@@ -15,7 +17,9 @@ MIB = 1024 * 1024
 
 
 @pytest.mark.req("SE-FILE-013")
-def test_upload_past_capacity_is_507(spawn_se: Callable[..., SEHandle], client_for, tokens) -> None:  # type: ignore[no-untyped-def]
+def test_upload_past_capacity_is_507(
+    spawn_se: Callable[..., SEHandle], client_for: Callable[..., SEClient], tokens: TokenFactory
+) -> None:
     small = spawn_se(capacity=MIB)
     api = client_for(small, tokens.user)
     first = upload_ok(api, payload(600 * 1024), req="SE-FILE-013")

@@ -8,17 +8,14 @@ from harness.client import SEClient
 from harness.expect import expect_status
 from harness.tokens import TokenFactory
 from suites.support.files import expect_gone, expect_present, file_path, upload_ok
-
-
-def privileged(tokens: TokenFactory, role: str) -> str:
-    return tokens.operator if role == "operator" else tokens.admin
+from suites.support.roles import token_for
 
 
 @pytest.mark.req("SE-FILE-033")
 @pytest.mark.parametrize("role", ["operator", "admin"])
 def test_delete_by_operator_or_admin_is_204(api: SEClient, tokens: TokenFactory, role: str) -> None:
     stored = upload_ok(api, req="SE-FILE-033")
-    resp = api.with_token(privileged(tokens, role)).delete(file_path(stored.file_id))
+    resp = api.with_token(token_for(tokens, role)).delete(file_path(stored.file_id))
     expect_status(resp, 204, req="SE-FILE-033", what=f"DELETE by {role}")
 
 
@@ -34,7 +31,7 @@ def test_delete_by_user_is_403(api: SEClient) -> None:
 def test_deleted_file_is_gone(api: SEClient, tokens: TokenFactory, role: str) -> None:
     stored = upload_ok(api, req="SE-FILE-035")
     keeper = upload_ok(api, req="SE-FILE-035")
-    expect_status(api.with_token(privileged(tokens, role)).delete(file_path(stored.file_id)), 204,
+    expect_status(api.with_token(token_for(tokens, role)).delete(file_path(stored.file_id)), 204,
                   req="SE-FILE-035", what=f"DELETE by {role}")  # fmt: skip
     expect_gone(api, stored.file_id, req="SE-FILE-035", what="after DELETE")
     expect_present(api, keeper, req="SE-FILE-035", what="another file after the DELETE")

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from harness.client import SEClient
-from harness.expect import expect, expect_status
+from harness.expect import expect, expect_json, expect_status
 from harness.tokens import TokenFactory
 from suites.support.data import payload, tag
-from suites.support.files import UPLOAD, download_path, file_path
+from suites.support.files import UPLOAD, created_id, download_path, file_path
 from suites.support.http import expect_clean_headers, expect_not_5xx, quoted_filename, raw_multipart
 
 INJECTED = "x-injected"
@@ -65,7 +65,9 @@ def expect_safe_storage_names(meta: dict[str, object], resp: httpx.Response) -> 
 def check_served_back(api: SEClient, file_id: str, content: bytes) -> None:
     meta_resp = api.get(file_path(file_id))
     expect_status(meta_resp, 200, req="SE-FILE-043", what="metadata of the stored hostile name")
-    meta = meta_resp.json()
+    meta = expect_json(meta_resp, req="SE-FILE-043")
+    expect(isinstance(meta, dict), req="SE-FILE-043", what="metadata of the stored hostile name",
+           expected="a JSON object", resp=meta_resp)  # fmt: skip
     resp = api.get(download_path(file_id))
     expect_status(resp, 200, req="SE-FILE-043", what="download of the stored hostile name")
     expect(resp.content == content, req="SE-FILE-043", what="download body", expected="the uploaded bytes",
@@ -86,7 +88,7 @@ def test_hostile_filename(api: SEClient, case: str) -> None:
     expect_not_5xx(resp, req="SE-FILE-043", what=f"upload with the filename case {case}")
     expect_clean_headers(resp, req="SE-FILE-044", forbidden=(INJECTED,))
     if resp.status_code == 201:
-        check_served_back(api, resp.json()["file_id"], content)
+        check_served_back(api, created_id(resp, req="SE-FILE-043"), content)
 
 
 HOSTILE_USERNAMES = {
@@ -107,4 +109,4 @@ def test_hostile_token_name(api: SEClient, tokens: TokenFactory, case: str) -> N
     resp = client.upload(content, filename=f"plain-{tag()}.txt", content_type="text/plain")
     expect_not_5xx(resp, req="SE-FILE-043", what=f"upload by a token named like {case}")
     if resp.status_code == 201:
-        check_served_back(api, resp.json()["file_id"], content)
+        check_served_back(api, created_id(resp, req="SE-FILE-043"), content)

@@ -10,6 +10,7 @@ from harness.expect import expect_status
 from harness.tokens import TokenFactory
 from suites.support.data import new_uuid
 from suites.support.files import download_path, file_path, gc_exists_path, gc_path
+from suites.support.roles import token_for
 
 # (operation, method, path builder, token role); DELETE needs an operator so the role check passes.
 OPERATIONS = {
@@ -22,10 +23,6 @@ GC_OPERATIONS = {
     "gc-delete": ("DELETE", gc_path, "service"),
     "gc-exists": ("GET", gc_exists_path, "service"),
 }
-
-
-def token_for(tokens: TokenFactory, role: str) -> str:
-    return {"user": tokens.user, "operator": tokens.operator, "service": tokens.service}[role]
 
 
 def send(api: SEClient, tokens: TokenFactory, operation: str, file_id: str) -> httpx.Response:

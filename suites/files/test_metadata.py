@@ -29,7 +29,11 @@ def test_metadata_agrees_with_upload(api: SEClient) -> None:
     stored = upload_ok(api, payload(777), req="SE-FILE-016")
     meta = get_meta(api, stored.file_id, req="SE-FILE-016")
     for name in ("file_id", "original_filename", "file_size", "checksum"):
-        expect_equal(meta.get(name), stored.response.get(name), req="SE-FILE-016", what=f"metadata {name}")
+        # A field missing from both the response and the metadata must not pass as None == None.
+        value = stored.response.get(name)
+        expect(value is not None, req="SE-FILE-016", what=f"upload response {name}",
+               expected="a value to compare the metadata with", actual=stored.response)  # fmt: skip
+        expect_equal(meta.get(name), value, req="SE-FILE-016", what=f"metadata {name}")
 
 
 @pytest.mark.req("SE-FILE-017")

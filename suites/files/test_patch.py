@@ -28,6 +28,11 @@ def patch_ok(api: SEClient, file_id: str, body: dict[str, Any], *, req: str) -> 
     return meta, resp
 
 
+def mismatched_keys(sent: dict[str, Any], attributes: dict[str, Any]) -> dict[str, Any]:
+    """Sent keys that are missing from, or differ in, ``attributes`` (with what ``attributes`` holds)."""
+    return {k: attributes.get(k, "<missing>") for k, v in sent.items() if attributes.get(k, object()) != v}
+
+
 PATCHES: dict[str, dict[str, Any]] = {
     "description": {"description": "patched description ✓"},
     "version": {"version": "2.0"},
@@ -44,11 +49,30 @@ def test_patch_answers_full_metadata(api: SEClient, case: str) -> None:
     body = PATCHES[case]
     meta, resp = patch_ok(api, stored.file_id, body, req="SE-FILE-028")
     fields.expect_fields(meta, fields.METADATA, req="SE-FILE-028", what="PATCH response", resp=resp)
+    # Every sent field but metadata is a field of the answer (metadata's values: SE-FILE-047).
     for name, value in body.items():
-        if name in fields.METADATA:
+        if name != "metadata":
             expect_equal(meta.get(name), value, req="SE-FILE-028", what=f"PATCH response {name}", resp=resp)
     again = get_meta(api, stored.file_id, req="SE-FILE-028", what="metadata after the PATCH")
     expect_equal(again, meta, req="SE-FILE-028", what="GET after PATCH answers what the PATCH answered")
+
+
+@pytest.mark.req("SE-FILE-047")
+def test_patch_metadata_lands_in_custom_attributes(api: SEClient) -> None:
+    stored = stored_with_everything(api, req="SE-FILE-047")
+    before = get_meta(api, stored.file_id, req="SE-FILE-047")
+    sent = {"source": f"legacy {tag()}", "n": 2, "nested": {"ok": True}}
+    patch_ok(api, stored.file_id, {"metadata": sent}, req="SE-FILE-047")
+    after = get_meta(api, stored.file_id, req="SE-FILE-047", what="metadata after the PATCH")
+    attributes = after.get("custom_attributes")
+    expect(isinstance(attributes, dict), req="SE-FILE-047", what="custom_attributes after a metadata PATCH",
+           expected="an object", actual=attributes)  # fmt: skip
+    assert isinstance(attributes, dict)
+    wrong = mismatched_keys(sent, attributes)
+    expect(not wrong, req="SE-FILE-047", what="keys sent as metadata, in custom_attributes",
+           expected=sent, actual=wrong)  # fmt: skip
+    for name in ("description", "version"):
+        expect_equal(after.get(name), before.get(name), req="SE-FILE-047", what=f"{name} after a metadata PATCH")
 
 
 @pytest.mark.req("SE-FILE-029")
@@ -87,7 +111,7 @@ def test_patch_custom_attributes(api: SEClient) -> None:
     expect(isinstance(attributes, dict), req="SE-FILE-031", what="custom_attributes after PATCH",
            expected="an object", actual=attributes)  # fmt: skip
     assert isinstance(attributes, dict)
-    wrong = {k: attributes.get(k, "<missing>") for k, v in sent.items() if attributes.get(k, object()) != v}
+    wrong = mismatched_keys(sent, attributes)
     expect(not wrong, req="SE-FILE-031", what="sent custom attributes after PATCH", expected=sent, actual=wrong)
 
 

@@ -13,6 +13,7 @@ from harness.tokens import TokenFactory
 from suites.support import fields
 from suites.support.data import new_uuid, tag
 from suites.support.files import expect_gone, expect_present, file_path, gc_exists_path, gc_path, total, upload_ok
+from suites.support.roles import token_for
 
 
 def gc_delete(
@@ -124,14 +125,10 @@ def test_gc_of_never_stored_id_is_already_deleted(service: SEClient) -> None:
 NON_SERVICE = ("user", "operator", "admin_user", "access-admin-no-client-id")
 
 
-def non_service_token(tokens: TokenFactory, kind: str) -> str:
-    if kind == "user":
-        return tokens.user
-    if kind == "operator":
-        return tokens.operator
-    if kind == "admin_user":
-        return tokens.admin
-    return tokens.mint(role="admin", type="access")
+def non_service_token(tokens: TokenFactory, kind: str) -> str | None:
+    if kind == "access-admin-no-client-id":
+        return tokens.mint(role="admin", type="access")
+    return token_for(tokens, "admin" if kind == "admin_user" else kind)
 
 
 @pytest.mark.req("SE-GC-008")

@@ -30,6 +30,7 @@ from suites.support.files import (
     total,
     upload_ok,
 )
+from suites.support.roles import token_for
 from suites.support.service import expect_mode_reported, expected_info_status, get_object
 from suites.support.ses import MODES, ModeStation
 
@@ -66,9 +67,7 @@ def as_role(in_mode: SEHandle, client_for: Callable[..., SEClient], tokens: Toke
     """``as_role("user" | "operator" | "admin" | "service" | "anonymous")``: a client on the station's SE."""
 
     def make(role: str) -> SEClient:
-        token = {"user": tokens.user, "operator": tokens.operator, "admin": tokens.admin,
-                 "service": tokens.service, "anonymous": None}[role]  # fmt: skip
-        return client_for(in_mode, token)
+        return client_for(in_mode, token_for(tokens, role))
 
     return make
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from harness.dbview import DbView
-from harness.expect import expect, expect_equal, expect_json, expect_status, fail
+from harness.expect import expect, expect_equal, expect_status, fail
 from harness.targets.base import Lifecycle, SEHandle
 from suites.support.data import new_uuid
-from suites.support.files import get_meta, upload_ok
+from suites.support.files import get_meta, ids_of, list_page, upload_ok
 from suites.support.inspect import (
     as_utc,
     carries_prefix,
@@ -375,10 +375,8 @@ def _check_isolation(a: SEHandle, b: SEHandle, view_a: DbView, view_b: DbView, c
     upload_ok(ca, b"stored on A only", req=req, filename="iso.txt", content_type="text/plain", file_id=fid)
     for path in (f"/api/v1/files/{fid}", f"/api/v1/files/{fid}/download"):
         expect_status(cb.get(path), 404, req=req, what=f"{path} on the other SE")
-    listed = cb.get("/api/v1/files", params={"limit": 100})
-    expect_status(listed, 200, req=req, what="list on the other SE")
-    ids = [f.get("file_id") for f in expect_json(listed, req=req).get("files", [])]
-    expect(fid not in ids, req=req, what="list of the other SE", resp=listed, expected=f"no {fid}")
+    listing, listed = list_page(cb, req=req)
+    expect(fid not in ids_of(listing), req=req, what="list of the other SE", resp=listed, expected=f"no {fid}")
     expect(view_a.file_row(fid) is not None, req=req, what=f"row in {view_a.table('files')}", expected="present")
     expect(
         view_b.file_row(fid) is None,

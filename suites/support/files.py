@@ -60,11 +60,17 @@ def upload_ok(
     name = filename if filename is not None else unique_name()
     resp = api.upload(data, filename=name, content_type=content_type, **fields)
     expect_status(resp, 201, req=req, what="upload")
+    file_id = created_id(resp, req=req)
+    return Stored(file_id, data, name, content_type, resp.json())
+
+
+def created_id(resp: httpx.Response, *, req: str) -> str:
+    """The file_id of an upload answered 201, or a failure naming the answer."""
     body = expect_json(resp, req=req)
     expect(isinstance(body, dict) and isinstance(body.get("file_id"), str), req=req,
            what="upload response carries a file_id", expected="a JSON object with a string file_id",
            resp=resp)  # fmt: skip
-    return Stored(body["file_id"], data, name, content_type, body)
+    return str(body["file_id"])
 
 
 def get_meta(api: SEClient, file_id: str, *, req: str, what: str = "metadata") -> dict[str, Any]:

@@ -98,6 +98,18 @@ def metadata_diff(
     return diff
 
 
+def sidecar_diff(sidecar: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The SIDECAR_FIELDS in which a sidecar document and the API metadata disagree (timestamps as
+    instants); a field the sidecar lacks is reported as missing."""
+    problems: dict[str, Any] = {}
+    for name in SIDECAR_FIELDS:
+        if name not in sidecar:
+            problems[name] = "missing from the sidecar"
+        elif not same_value(name, sidecar[name], meta.get(name)):
+            problems[name] = {"sidecar": sidecar[name], "api": meta.get(name)}
+    return problems
+
+
 def hour_dir(created_at: Any) -> str:
     """``YYYY/MM/DD/HH`` of the UTC hour of ``created_at`` (contract §7)."""
     stamp = as_utc(created_at)
