@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,8 @@ _DROP_ENV = (RUN_ENV, "PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")
 # Bytecode of the child processes goes here (never into the repository or the copies).
 PYCACHE = Path(tempfile.gettempdir()) / "se-mutation-pycache"
 TERM_GRACE_S = 20.0
+_LIVE: set[subprocess.Popen[bytes]] = set()  # child runs in progress, for stop_all()
+_LIVE_LOCK = threading.Lock()
 
 
 class RunError(Exception):
@@ -103,6 +107,19 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
+def forget_bytecode(directory: Path) -> None:
+    """Drop the bytecode of files under ``directory`` (a run's copy) from the shared cache; the venv's stays."""
+    shutil.rmtree(PYCACHE.joinpath(*directory.resolve().parts[1:]), ignore_errors=True)
+
+
+def stop_all() -> None:
+    """Stop every child run in progress (the runner was interrupted)."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for proc in live:
+        _stop(proc)
+
+
 def _tail(path: Path, limit: int = 4000) -> str:
     try:
         data = path.read_bytes()
@@ -126,6 +143,8 @@ def run_suite(copy_dir: Path, requirement_ids: list[str], work: Path, timeout_s:
             suite_command(copy_dir, requirement_ids, junit), cwd=REPO, env=env, stdout=out,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
+        with _LIVE_LOCK:
+            _LIVE.add(proc)
         try:
             returncode = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -137,6 +156,9 @@ def run_suite(copy_dir: Path, requirement_ids: list[str], work: Path, timeout_s:
             _stop(proc)
             sweep(state_dir)
             raise
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(proc)
     seconds = time.monotonic() - started
     leftovers = sweep(state_dir)
     output = _tail(log)

@@ -11,13 +11,14 @@ report. Verdicts: **caught** (every id in ``catches`` has a test that failed nam
 **not caught**, **error** (an edit does not apply, the run timed out or produced no report). The
 **control** runs the unpatched copy through the same path, restricted to every id any variant catches,
 and must pass: otherwise a variant's failures prove nothing. Exit status 0 when the control passed and
-every variant was caught, 1 otherwise, 2 on a usage error.
+every variant was caught, 1 otherwise, 2 on a usage error, 130 when interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.mutation import junit
-from tests.mutation.execution import RunError, run_suite
+from tests.mutation.execution import RunError, forget_bytecode, run_suite, stop_all
 from tests.mutation.patching import EditError, prepare
 from tests.mutation.variants import Variant, all_catches, load_variants
 
@@ -66,8 +67,9 @@ class Outcome:
         lines = [head]
         if self.verdict in (PARTIAL, NOT_CAUGHT):
             lines.append(f"  not caught: {', '.join(self.missing)} (no test failed naming them)")
-        if self.caught:
-            lines.append(f"  caught: {', '.join(self.caught)}")
+        for rid in self.caught:
+            first = next(r for r in self.problems() if r.requirement == rid)
+            lines.append(f"  caught {rid}: {first.nodeid}: {first.message[:200]}")
         if self.verdict in (PARTIAL, NOT_CAUGHT, FAILED):
             for r in self.problems()[:12]:
                 lines.append(f"  {r.outcome}: {r.nodeid} [{r.requirement or '-'}] {r.message[:160]}")
@@ -109,6 +111,7 @@ def _run(name: str, catches: tuple[str, ...], variant: Variant | None, timeout_s
     except (EditError, RunError) as exc:
         return Outcome(name, ERROR, catches, (), time.monotonic() - started, str(exc))
     finally:
+        forget_bytecode(work)
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -133,15 +136,21 @@ def run_all(
 ) -> list[Outcome]:
     """The control (first, as it is the longest) and the variants, ``jobs`` at a time."""
     outcomes: list[Outcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = []
-        if control:
-            futures.append(pool.submit(run_control, variants, keep=keep))
-        futures += [pool.submit(run_variant, v, timeout_s=timeout_s, keep=keep) for v in variants]
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures = []
+    if control:
+        futures.append(pool.submit(run_control, variants, keep=keep))
+    futures += [pool.submit(run_variant, v, timeout_s=timeout_s, keep=keep) for v in variants]
+    try:
         for future in as_completed(futures):
             outcome = future.result()
             outcomes.append(outcome)
             report(outcome)
+    except BaseException:  # Ctrl-C: start nothing more, stop what runs
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_all()
+        raise
+    pool.shutdown()
     order = {v.name: i for i, v in enumerate(variants)}
     return sorted(outcomes, key=lambda o: order.get(o.name, -1))
 
@@ -159,6 +168,10 @@ def summary(outcomes: list[Outcome], seconds: float) -> str:
     control = next((o.verdict for o in outcomes if o.name == CONTROL), "not run")
     parts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
     return f"mutation self-test: {parts or 'no variant'}; control {control}; {seconds:.0f}s"
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,11 +192,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         _list(variants)
         return 0
+    signal.signal(signal.SIGTERM, _interrupt)  # a CI timeout: stop the child runs too
     started = time.monotonic()
-    outcomes = run_all(
-        variants, control=not args.no_control, jobs=args.jobs, timeout_s=args.timeout, keep=args.keep,
-        report=lambda o: print(o.describe(), flush=True),
-    )  # fmt: skip
+    try:
+        outcomes = run_all(
+            variants, control=not args.no_control, jobs=args.jobs, timeout_s=args.timeout, keep=args.keep,
+            report=lambda o: print(o.describe(), flush=True),
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print("\ninterrupted: the runs in progress were stopped", file=sys.stderr)
+        return 130
     print("\n" + summary(outcomes, time.monotonic() - started))
     return 0 if all(o.ok for o in outcomes) else 1
 
