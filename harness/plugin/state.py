@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from harness.client import Exchange
 from harness.plugin import options as opt
+from harness.plugin.cleanup import remove_created_files
 from harness.plugin.infra import Controller, build_target, worker_id
 from harness.targets.base import Target
 from harness.tokens import TokenFactory
@@ -45,9 +47,15 @@ class WorkerState:
         self.created.append((base, file_id))
 
     def close(self) -> None:
-        if self._target is not None:
-            self._target.close()
-            self._target = None
+        if self._target is None:
+            return
+        if self._target.kind == "url" and self.created:
+            problems = remove_created_files(self.created, self.tokens())
+            # Workers' stdout is swallowed by xdist; stderr reaches the console.
+            for line in problems:
+                print(f"se-conformance: could not remove a file this run created: {line}", file=sys.__stderr__)
+        self._target.close()
+        self._target = None
 
 
 class StaticOrMintedTokens(TokenFactory):
