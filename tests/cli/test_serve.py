@@ -9,7 +9,6 @@ With CI=true a missing Docker engine FAILS the docker tests: CI must never go gr
 
 from __future__ import annotations
 
-import os
 import queue
 import re
 import signal
@@ -23,10 +22,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from harness.docker_util import engine_problem, leftovers, sweep
+from harness.docker_util import leftovers, sweep
 from harness.images import resolve_postgres_image
 from harness.images.common import quiet_log
 from tests.cli.conftest import Cli
+from tests.docker_required import require_docker
 
 pytestmark = pytest.mark.slow
 
@@ -37,9 +37,7 @@ STOP_DEADLINE_S = 90.0
 
 @pytest.fixture
 def docker_engine() -> None:
-    problem = engine_problem()
-    if problem:
-        (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(problem)
+    require_docker()
 
 
 @dataclass(frozen=True)

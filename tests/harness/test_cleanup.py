@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.docker_util import leftovers
 from harness.runstate import sweep_local
+from tests.docker_required import require_docker
 
 SLOW_TEST = '''
 import time
@@ -66,10 +68,10 @@ def run_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     shutil.rmtree(state, ignore_errors=True)
 
 
-def start_run(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_run(tmp_path: Path, env: dict[str, str], target: str = "local") -> subprocess.Popen[bytes]:
     with (tmp_path / "run.log").open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "pytest", str(tmp_path / "test_hold.py"), "--se-target", "local", "-n", "2",
+            [sys.executable, "-m", "pytest", str(tmp_path / "test_hold.py"), "--se-target", target, "-n", "2",
              "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path)],
             env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -97,14 +99,18 @@ def test_ctrl_c_leaves_nothing(tmp_path: Path, run_env: dict[str, str]) -> None:
     wait_for(lambda: not processes_with(state), 20, "every process of the run to end")
 
 
+def xdist_workers(state: str, controller: int) -> list[int]:
+    # execnet workers run `python -c <bootstrap>`: the run's pythons that are neither pytest nor an SE.
+    return [p for p in processes_with(state) if p != controller and cmdline(p).startswith(sys.executable.encode())
+            and b"reference_service" not in cmdline(p)]  # fmt: skip
+
+
 @pytest.mark.slow
 def test_killed_worker_is_cleaned_up_by_the_controller(tmp_path: Path, run_env: dict[str, str]) -> None:
     state = run_env["SE_CONFORMANCE_STATE"]
     run = start_run(tmp_path, run_env)
     wait_for(lambda: ses_running(state), 60, "the SEs of the run")
-    # execnet workers run `python -c <bootstrap>`: the run's pythons that are neither pytest nor an SE.
-    workers = [p for p in processes_with(state) if p != run.pid and cmdline(p).startswith(sys.executable.encode())
-               and b"reference_service" not in cmdline(p)]  # fmt: skip
+    workers = xdist_workers(state, run.pid)
     assert workers, "found the xdist workers"
     os.kill(workers[0], signal.SIGKILL)
     run.send_signal(signal.SIGINT)  # don't wait 4 minutes for the sleeping tests
@@ -127,3 +133,25 @@ def test_killed_run_is_swept_by_the_next(
     monkeypatch.setenv("SE_CONFORMANCE_STATE", state)
     wait_for(lambda: bool(sweep_local()) or not processes_with(state), 30, "the sweep")
     wait_for(lambda: not processes_with(state), 20, "every process of the killed run to end")
+
+
+def se_containers(run_id: str) -> list[str]:
+    return [line for line in leftovers(run_id) if line.startswith("container") and "-se-" in line]
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_docker_run_killed_worker_and_ctrl_c_leave_no_container(tmp_path: Path, run_env: dict[str, str]) -> None:
+    require_docker()
+    state = Path(run_env["SE_CONFORMANCE_STATE"])
+    run = start_run(tmp_path, run_env, target="docker")
+    wait_for(lambda: any(state.iterdir()), 60, "the run's state directory")
+    run_id = next(state.iterdir()).name
+    wait_for(lambda: len(se_containers(run_id)) >= 2, 120, "the SE containers of both workers")
+    workers = xdist_workers(str(state), run.pid)
+    assert workers, "found the xdist workers"
+    os.kill(workers[0], signal.SIGKILL)  # its SE container is now the controller's to remove
+    run.send_signal(signal.SIGINT)
+    run.wait(timeout=120)
+    assert leftovers(run_id) == [], "containers, networks or volumes of the run are left"
+    wait_for(lambda: not processes_with(str(state)), 20, "every process of the run to end")

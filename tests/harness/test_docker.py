@@ -28,7 +28,6 @@ from harness.docker_util import (
     client,
     create_network,
     create_volume,
-    engine_problem,
     labels,
     leftovers,
     sweep,
@@ -42,6 +41,7 @@ from harness.profile import TargetProfile
 from harness.runstate import new_run_id
 from harness.targets.base import SEHandle
 from harness.targets.docker import STORAGE_PATH, DockerLifecycle, DockerRun, DockerTarget
+from tests.docker_required import require_docker
 
 pytestmark = pytest.mark.docker
 
@@ -83,9 +83,7 @@ PUBLIC_KEY = b"-----BEGIN PUBLIC KEY-----\nstub\n-----END PUBLIC KEY-----\n"
 
 @pytest.fixture(scope="module", autouse=True)
 def _docker_engine() -> None:
-    problem = engine_problem()
-    if problem:
-        (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(problem)
+    require_docker()
 
 
 @pytest.fixture(scope="module")

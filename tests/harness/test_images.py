@@ -5,7 +5,6 @@ With CI=true a missing engine FAILS the docker tests here: CI must never go gree
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -16,21 +15,20 @@ from pathlib import Path
 import pytest
 
 from harness import docker_util
-from harness.docker_util import client, engine_problem
+from harness.docker_util import client
 from harness.errors import ConfigurationError, DockerUnavailable
 from harness.images import ImageSet, ensure_images
 from harness.images.common import LABEL_BUILD_NETWORK, build_dockerfile, content_hash, quiet_log, tag_for
 from harness.images.rootfs import PYTHON_BASE, RootfsRecipe, _debootstrap_tarball
 from harness.images.se import pinned_closure, runtime_requirements
+from tests.docker_required import require_docker
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def images() -> ImageSet:
-    problem = engine_problem()
-    if problem:
-        (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(problem)
+    require_docker()
     return ensure_images(log=quiet_log)
 
 
