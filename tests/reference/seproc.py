@@ -6,15 +6,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from harness.errors import TargetNotReady
 from harness.net import free_port
 from harness.postgres.info import PostgresInfo
+from harness.targets.launch import contract_env, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,25 +33,12 @@ class SEConfig:
     extra: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "SERVER_HOST": "127.0.0.1",
-            "SERVER_PORT": str(self.port),
-            "APP_MODE": self.mode,
-            "DB_HOST": self.db.host,
-            "DB_PORT": str(self.db.port),
-            "DB_USERNAME": self.db.user,
-            "DB_PASSWORD": self.db.password,
-            "DB_DATABASE": self.db.database,
-            "DB_TABLE_PREFIX": self.prefix,
-            "STORAGE_TYPE": "local",
-            "STORAGE_LOCAL_BASE_PATH": str(self.storage),
-            "STORAGE_MAX_SIZE": str(self.capacity),
-            "STORAGE_ELEMENT_ID": self.element_id or f"se-{self.prefix}",
-            "JWT_PUBLIC_KEY_PATH": str(self.key_path),
-            "JWT_ALGORITHM": "RS256",
-            "DB_CONNECT_TIMEOUT_S": "10",
-        }
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DB_CONNECT_TIMEOUT_S": "10"}
+        env.update(contract_env(
+            host="127.0.0.1", port=self.port, mode=self.mode, database=self.db, prefix=self.prefix,
+            storage_path=str(self.storage), capacity=self.capacity,
+            element_id=self.element_id or f"se-{self.prefix}", public_key_path=str(self.key_path),
+        ))  # fmt: skip
         env.update(self.extra)
         return env
 
@@ -87,18 +75,15 @@ class SEProcess:
                 [sys.executable, "-m", "reference_service"], env=self.config.env(), cwd=REPO,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        deadline = time.monotonic() + deadline_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"SE exited with {self.proc.returncode}:\n{self.logs()}")
-            try:
-                if httpx.get(self.url + "/health/live", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"SE not live within {deadline_s}s:\n{self.logs()}")
+        proc = self.proc
+        try:
+            # Live, not ready: some tests start the SE while its database is down on purpose.
+            wait_ready(self.url + "/health/live", deadline_s=deadline_s, alive=lambda: proc.poll() is None,
+                       logs=self.logs, what=f"SE {self.config.prefix}")  # fmt: skip
+        except TargetNotReady:
+            self.kill()
+            raise
+        return self
 
     def stop(self, timeout: float = 15) -> int | None:
         proc, self.proc = self.proc, None

@@ -7,8 +7,9 @@ import uuid
 import httpx
 import pytest
 
+from harness.tokens import REQUIRED_CLAIMS as CLAIMS
 from tests.reference.helpers import upload
-from tests.reference.jwt_helper import CLAIMS, Tokens
+from tests.reference.jwt_helper import Tokens
 from tests.reference.seproc import SEProcess
 
 BROKEN = ["expired", "not_yet_valid", "wrong_key", "alg_none", "hs256_public_key", "unknown_type", "garbage"] + [
