@@ -21,7 +21,7 @@ from harness.targets.base import Lifecycle
 from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload, sha256_hex
 from suites.support.http import quoted_filename, raw_multipart
-from suites.support.inspect import LAYOUT_RE, SIDECAR_SUFFIX, consistency, stray_files, wal_summary
+from suites.support.inspect import LAYOUT_RE, SIDECAR_SUFFIX, consistency, expect_no_pending, stray_files
 
 THREADS = 4
 KILL_AFTER_ACKS = 12
@@ -158,14 +158,7 @@ def test_kill_9_during_uploads_then_restart(
             expected="each 404, or complete and byte-exact",
         )
         if view is not None:
-            pending = view.wal_by_status("pending")
-            expect(
-                not pending,
-                req="SE-DUR-003",
-                what="pending WAL rows once the restarted SE is ready",
-                actual=wal_summary(pending),
-                expected="none",
-            )
+            expect_no_pending(view, req="SE-DUR-003", what="pending WAL rows once the restarted SE is ready")
         storage = restarted.storage
         if storage is not None:
             files = storage.list_files()

@@ -21,7 +21,7 @@ import pytest
 from harness.client import SEClient
 from harness.dbview import DbView
 from harness.errors import HarnessError
-from harness.expect import expect_json, expect_status, fail
+from harness.expect import expect, expect_json, expect_status, fail
 from harness.storage_view import StorageView
 from suites.support.data import new_uuid, sha256_hex, tag
 
@@ -304,6 +304,12 @@ def wal_rows_of(db: DbView, *, file_ids: Iterable[str] = (), subs: Iterable[str]
         users=users,
     )
     return rows
+
+
+def expect_no_pending(view: DbView, *, req: str, what: str) -> None:
+    """No WAL row of the SE is ``pending`` (once a request has answered, or once a restarted SE is ready)."""
+    pending = view.wal_by_status("pending")
+    expect(not pending, req=req, what=what, actual=wal_summary(pending), expected="none")
 
 
 def wal_summary(rows: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:

@@ -22,6 +22,7 @@ from suites.support.files import created_id, get_meta, upload_ok
 from suites.support.inspect import (
     WAL_STATUSES,
     WAL_TYPES,
+    expect_no_pending,
     files_mentioning,
     unique_sub,
     wal_rows_of,
@@ -364,14 +365,7 @@ def _expect_rolled_back(
         actual=wal_summary(bad),
         expected="no row, or rolled_back rows with an error_message",
     )
-    pending = view.wal_by_status("pending")
-    expect(
-        not pending,
-        req="SE-WAL-013",
-        what="pending rows after the failed upload was answered",
-        actual=wal_summary(pending),
-        expected="none",
-    )
+    expect_no_pending(view, req="SE-WAL-013", what="pending rows after the failed upload was answered")
     expect_status(client.get(f"/api/v1/files/{fid}"), 404, req="SE-WAL-015", what="metadata of the failed upload")
     expect(
         view.file_row(fid) is None,
