@@ -19,7 +19,7 @@ from reference_service.errors import (
     is_db_unavailable,
 )
 from reference_service.records import FileRecord
-from reference_service.storage import layout
+from reference_service.storage import layout, sidecar
 from reference_service.storage.capacity import CapacityExceeded
 from reference_service.storage.fsops import NameTaken
 from reference_service.storage.sidecar import SidecarTooLarge
@@ -36,6 +36,14 @@ def paths(ctx: Context, record: FileRecord) -> tuple[Path, Path]:
     if not data.is_relative_to(base):
         raise ServiceError(f"file {record.file_id} points outside the storage base")
     return data, layout.sidecar_path(data)
+
+
+def encode_sidecar(record: FileRecord) -> bytes:
+    """The sidecar bytes, or 400 before anything is written when they would pass the 4096-byte limit."""
+    try:
+        return sidecar.encode(record)
+    except SidecarTooLarge as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def as_service_error(exc: BaseException) -> BaseException:

@@ -11,8 +11,8 @@ from typing import Any
 from reference_service import repository
 from reference_service.auth import Principal
 from reference_service.context import Context
-from reference_service.errors import BadRequest, NotFound
-from reference_service.operations.common import as_service_error, best_effort, describe, paths
+from reference_service.errors import NotFound
+from reference_service.operations.common import as_service_error, best_effort, describe, encode_sidecar, paths
 from reference_service.records import FileRecord, utcnow
 from reference_service.schemas import FileUpdate
 from reference_service.storage import sidecar
@@ -47,10 +47,7 @@ async def update_file(ctx: Context, who: Principal, file_id: uuid.UUID, body: Fi
             raise NotFound(f"file {file_id} not found")
         old = FileRecord.from_row(row)
         new = apply(old, body)
-        try:
-            new_bytes = sidecar.encode(new)
-        except sidecar.SidecarTooLarge as exc:
-            raise BadRequest(str(exc)) from None
+        new_bytes = encode_sidecar(new)
         _data_path, sidecar_path = paths(ctx, old)
         plan = {
             "storage_filename": old.storage_filename,

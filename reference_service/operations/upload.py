@@ -14,7 +14,7 @@ from reference_service.auth import Principal
 from reference_service.context import Context
 from reference_service.errors import BadRequest, Conflict, InsufficientStorage
 from reference_service.jsonvalue import InvalidValue, check_text, parse_object
-from reference_service.operations.common import as_service_error, best_effort, describe, paths
+from reference_service.operations.common import as_service_error, best_effort, describe, encode_sidecar, paths
 from reference_service.records import FileRecord, utcnow
 from reference_service.storage import layout, sidecar
 from reference_service.storage.capacity import CapacityExceeded
@@ -101,10 +101,7 @@ async def _store(ctx: Context, who: Principal, received: ReceivedFile) -> FileRe
         storage_path=layout.relative_dir(now),
         checksum=received.sha256,
     )
-    try:
-        sidecar_bytes = sidecar.encode(record)
-    except sidecar.SidecarTooLarge as exc:
-        raise BadRequest(str(exc)) from None
+    sidecar_bytes = encode_sidecar(record)
     data_path, sidecar_path = paths(ctx, record)
     plan = {
         "original_filename": record.original_filename,
