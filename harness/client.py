@@ -18,8 +18,30 @@ import httpx
 REQUIREMENT_HEADER = "X-SE-Requirement"
 REDACTED = "<token>"
 BODY_PREVIEW = 2000
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_READ_TIMEOUT_S = 30.0
+DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_READ_TIMEOUT_S, connect=5.0)
 EXCHANGE_KEY = "se_conformance.exchange"
+FAULT_KEY = "se_conformance.transport_fault"
+# Faults of an SE that accepted the connection: it reset or closed it after the request was sent, sent
+# something that is not HTTP, or did not answer within the read timeout. These are the SE's protocol
+# failures, judged by the check that looks at the response. A refused connection (nothing listens) or
+# a fault of our own side (pool, local protocol) stays an exception: no verdict on the SE.
+SE_TRANSPORT_FAULTS: tuple[type[httpx.HTTPError], ...] = (
+    httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout, httpx.WriteError, httpx.WriteTimeout,
+    httpx.DecodingError,
+)  # fmt: skip
+FAULT_STATUS = 0  # not an HTTP status: no check that wants a real status can pass on it
+
+
+def transport_fault(response: httpx.Response) -> str | None:
+    """Why the SE gave no valid answer to this request, or ``None`` for a real HTTP response."""
+    found = response.extensions.get(FAULT_KEY)
+    return str(found) if found else None
+
+
+def faulted_response(request: httpx.Request, fault: str) -> httpx.Response:
+    """A stand-in for the answer the SE never gave: status 0, empty body, the fault attached."""
+    return httpx.Response(FAULT_STATUS, request=request, extensions={FAULT_KEY: fault})
 
 
 def exchange_of(response: httpx.Response) -> Exchange | None:
@@ -97,6 +119,7 @@ class SEClient:
         journal: list[Exchange] | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         on_created: Callable[[Exchange, str], None] | None = None,
+        on_exchange: Callable[[Exchange], None] | None = None,
         http: httpx.Client | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -108,13 +131,14 @@ class SEClient:
         # Told about every file this client created (201 from upload), so a run against a deployed SE
         # can delete exactly its own files afterwards.
         self._on_created = on_created
+        self._on_exchange = on_exchange  # e.g. an Allure step per exchange, in the order they happen
         # Clients derived with with_token() share the connection pool; only the original closes it.
         self._owns_http = http is None
         self._http = http or httpx.Client(base_url=self.base_url, timeout=timeout, follow_redirects=False)
 
     def with_token(self, token: str | None) -> SEClient:
         return SEClient(self.base_url, token, self.requirement_ids, journal=self.exchanges, timeout=self._timeout,
-                        on_created=self._on_created, http=self._http)  # fmt: skip
+                        on_created=self._on_created, on_exchange=self._on_exchange, http=self._http)  # fmt: skip
 
     def anonymous(self) -> SEClient:
         return self.with_token(None)
@@ -141,19 +165,31 @@ class SEClient:
         self.exchanges.append(exchange)
         try:
             response = self._http.send(request)
+            response.read()
+        except SE_TRANSPORT_FAULTS as exc:
+            exchange.error = f"{type(exc).__name__}: {exc}"
+            self._announce(exchange)
+            response = faulted_response(request, exchange.error)
+            response.extensions[EXCHANGE_KEY] = exchange
+            return response
         except httpx.HTTPError as exc:
             exchange.error = f"{type(exc).__name__}: {exc}"
+            self._announce(exchange)
             raise
-        response.read()
         exchange.status = response.status_code
         exchange.response_headers = dict(response.headers)
         exchange.response_body = response.content
         response.extensions[EXCHANGE_KEY] = exchange
+        self._announce(exchange)
         if self._on_created and response.status_code == 201 and method == "POST":
             file_id = _json_field(response, "file_id")
             if file_id:
                 self._on_created(exchange, file_id)
         return response
+
+    def _announce(self, exchange: Exchange) -> None:
+        if self._on_exchange is not None:
+            self._on_exchange(exchange)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, **kwargs)

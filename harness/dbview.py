@@ -6,12 +6,34 @@ wrote and can never change it, even by mistake.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg.errors
 import sqlalchemy as sa
 
+from harness.ledger import Blocked
 from harness.postgres.info import PostgresInfo
+
+# The requirement that says which tables and columns an SE creates (suites/requirements.toml).
+SCHEMA_REQUIREMENT = "SE-DB-001"
+_MISSING = (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn)
+
+
+@contextlib.contextmanager
+def _schema_blocks(sql: str) -> Iterator[None]:
+    """A table or column the SE should have created and did not is the SE's schema failure (its own
+    tests fail it); a test that only wanted to read rows there is blocked, never an error."""
+    try:
+        yield
+    except sa.exc.ProgrammingError as exc:
+        if not isinstance(exc.orig, _MISSING):
+            raise
+        cause = str(exc.orig).splitlines()[0]
+        raise Blocked(f"read the SE's table ({sql[:120]})", covered_by=SCHEMA_REQUIREMENT,
+                      cause=f"the SE's database has no such table or column: {cause}") from None  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -54,12 +76,12 @@ class DbView:
 
     # -- generic ---------------------------------------------------------------------------------
     def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        with self._engine.connect() as conn:
+        with _schema_blocks(sql), self._engine.connect() as conn:
             rows = conn.execute(sa.text(sql), params).mappings().all()
             return [dict(row) for row in rows]
 
     def scalar(self, sql: str, **params: Any) -> Any:
-        with self._engine.connect() as conn:
+        with _schema_blocks(sql), self._engine.connect() as conn:
             return conn.execute(sa.text(sql), params).scalar()
 
     # -- catalogue -------------------------------------------------------------------------------

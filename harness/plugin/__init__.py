@@ -7,7 +7,6 @@ selection in ``selection`` and failure reporting in ``reporting``.
 from __future__ import annotations
 
 import signal
-from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,10 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.plugin import fixtures, options, reporting, selection
-from harness.plugin.infra import SHARED_KEY, Controller, profile_of
+from harness.plugin.infra import SHARED_KEY, Controller
 from harness.plugin.state import STATE_KEY, WorkerState
 
+REPORTING_PLUGIN = "se_conformance.reporting"
 SUITES_DIR = Path(__file__).resolve().parents[2] / "suites"
 MARKERS = (
     "req(*ids): requirement IDs (suites/requirements.toml) that a conformance test checks",
@@ -50,11 +50,11 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     config.pluginmanager.register(fixtures, "se_conformance.fixtures")
-    config.pluginmanager.import_plugin("harness.report.plugin")  # JSON report, waiver file, progress
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         if SHARED_KEY in workerinput:
             config.stash[STATE_KEY] = WorkerState(config, workerinput[SHARED_KEY])
+        _register_reporting(config)
         return
     # Collecting only (e.g. `se-conformance list`) must not start anything.
     if _suite_requested(config) and not config.option.collectonly:
@@ -62,14 +62,22 @@ def pytest_configure(config: pytest.Config) -> None:
             controller = Controller(config)
         except HarnessError as exc:
             raise pytest.UsageError(str(exc)) from exc
-        if controller.kind == "url" and (getattr(config.option, "numprocesses", None) or 0) > 1:
+        if controller.kind.single_se and (getattr(config.option, "numprocesses", None) or 0) > 1:
             # Workers would share the one deployed SE and see each other's files in counts and lists.
             raise pytest.UsageError(
-                "the url target is one SE shared by every worker; parallel workers give false failures\n"
-                "  expected: -n 0 or -n 1 with --se-target url\n"
+                f"the {controller.kind.name} target is one SE shared by every worker; parallel workers give "
+                "false failures\n"
+                f"  expected: -n 0 or -n 1 with --se-target {controller.kind.name}\n"
                 "  hint: parallel runs need an SE per worker: use the docker or local target"
             )
         config.stash[STATE_KEY] = WorkerState(config, {}, controller=controller)
+    _register_reporting(config)
+
+
+def _register_reporting(config: pytest.Config) -> None:
+    # After the state exists: the reporting layer's own pytest_configure reads it (waivers, suite run).
+    if not config.pluginmanager.has_plugin(REPORTING_PLUGIN):
+        config.pluginmanager.register(reporting, REPORTING_PLUGIN)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -84,11 +92,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     except HarnessError as exc:
         state.controller.stop()
         raise pytest.UsageError(str(exc)) from exc
-    expired = [w for w in profile_of(session.config).waivers if w.expired()]
-    if expired:
-        state.controller.stop()
-        listed = "; ".join(f"{w.requirement} (expired {w.expires}: {w.reason})" for w in expired)
-        raise pytest.UsageError(f"expired waiver(s): {listed}\n  hint: fix the SE or renew the waiver")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -104,7 +107,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     only = config.getoption(options.dest(options.ONLY_REQ)) or ""
     wanted = frozenset(r.strip() for r in only.split(",") if r.strip())
     selection.select(items, config.getoption(options.dest(options.PROFILE)), config, wanted)
-    selection.apply_waivers(items, profile_of(config).waivers)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -116,17 +118,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     reason = selection.unsupported_reason(item, state.target())
     if reason:
         pytest.skip(reason)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    report: pytest.TestReport = yield
-    if report.when == "call" and selection.is_suite_item(item):
-        for exchange in getattr(item, fixtures.JOURNAL_ATTR, []):
-            reporting.exchange_step(exchange)
-        if report.failed:
-            reporting.attach_failure(item, report)
-    return report
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

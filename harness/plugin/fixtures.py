@@ -11,6 +11,7 @@ from harness.client import Exchange, SEClient
 from harness.dbview import DbView
 from harness.plugin.selection import requirement_ids
 from harness.plugin.state import STATE_KEY, WorkerState
+from harness.report.allure_steps import exchange_step
 from harness.storage_view import StorageView
 from harness.targets.base import Lifecycle, PostgresHandle, SEHandle, Target
 from harness.tokens import TokenFactory
@@ -54,7 +55,8 @@ def client_for(request: pytest.FixtureRequest, tokens: TokenFactory) -> Iterator
     ids = requirement_ids(request.node)
 
     def make(handle: SEHandle, token: str | None = None) -> SEClient:
-        client = SEClient(handle.base_url, token, ids, journal=journal, on_created=state.note_created)
+        client = SEClient(handle.base_url, token, ids, journal=journal, on_created=state.note_created,
+                          on_exchange=exchange_step)  # fmt: skip
         made.append(client)
         setattr(request.node, SES_ATTR, [*getattr(request.node, SES_ATTR, []), handle])
         return client

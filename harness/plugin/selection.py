@@ -1,12 +1,9 @@
-"""Which suite tests run (profiles) and which are reported unsupported or waived."""
+"""Which suite tests run (profiles) and which are reported unsupported (waivers: harness.plugin.reporting)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
-from harness.profile import Waiver
 from harness.targets.base import FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE, Target
 
 # A test that uses one of these fixtures needs the facility whether or not it says so.
@@ -67,15 +64,3 @@ def unsupported_reason(item: pytest.Item, target: Target) -> str | None:
     if undeclared:
         return f"{UNSUPPORTED}capability {', '.join(undeclared)} not declared by the target profile"
     return None
-
-
-def apply_waivers(items: list[pytest.Item], waivers: tuple[Waiver, ...], today: dt.date | None = None) -> None:
-    """A waived requirement's failures are expected (xfail, non-strict: a pass is still a pass)."""
-    by_id = {w.requirement: w for w in waivers if not w.expired(today)}
-    for item in items:
-        for mark in item.iter_markers("req"):
-            for req in mark.args:
-                waiver = by_id.get(str(req))
-                if waiver:
-                    reason = f"waived {waiver.requirement} until {waiver.expires}: {waiver.reason}"
-                    item.add_marker(pytest.mark.xfail(reason=reason, strict=False))

@@ -65,12 +65,15 @@ def environment(docker_version: str | None = None) -> dict[str, Any]:
     }
 
 
-def _test_entry(record: TestRecord) -> dict[str, Any]:
+def _test_entry(record: TestRecord, req: str | None = None) -> dict[str, Any]:
+    """A test as one requirement saw it (``req``), or on its own (tests without a requirement)."""
     return {
         "nodeid": record.nodeid,
-        "outcome": record.outcome,
+        "outcome": record.outcome if req is None else record.outcome_for(req),
+        "test_outcome": record.outcome,
+        "label": None if req is None else record.label_for(req),
         "duration_s": round(record.duration, 4),
-        "message": record.message[:2000],
+        "message": (record.message if req is None else record.message_for(req))[:2000],
         "worker": record.worker,
     }
 
@@ -93,7 +96,7 @@ def build(records: list[TestRecord], facts: RunFacts) -> dict[str, Any]:
             "duration_s": round(result.duration, 4),
             "waiver": None if waiver is None else {"reason": waiver.waiver.reason,
                                                    "expires": waiver.waiver.expires.isoformat()},
-            "tests": [_test_entry(t) for t in result.tests],
+            "tests": [_test_entry(t, req_id) for t in result.tests],
         })  # fmt: skip
     areas: dict[str, dict[str, int]] = {}
     for entry in requirements:
@@ -139,6 +142,7 @@ def build(records: list[TestRecord], facts: RunFacts) -> dict[str, Any]:
             "must_failures": [c.id for c in lenient.failures],
             "other_failures": [c.id for c in lenient.warnings],
             "errors": [c.id for c in lenient.errors],
+            "blocked": [c.id for c in lenient.blocked],
         },
         "counts": {
             "requirements": count(e["outcome"] for e in requirements),

@@ -2,14 +2,16 @@
 
 Exit codes — each has one meaning, never mixed up:
 
-* **0** conformant: every MUST requirement that was checked passed (or is waived). SHOULD and MAY
-  failures are printed as warnings; with ``--strict`` they fail the gate too.
-* **1** not conformant: at least one MUST requirement failed (with ``--strict``: any requirement).
-* **2** no verdict: a configuration, preflight or harness problem — pytest usage error (4), internal error
-  (3), interrupted (2, also Ctrl-C/SIGTERM), nothing collected (5), no report written, a harness error in
-  any test (outcome ``error``), a failing test without requirement ID, or no requirement checked at all.
-  A run with both failures and errors exits 2: its failures are listed, but the run must be repeated
-  once the harness problem is fixed before its verdict counts.
+* **0** conformant: every MUST requirement passed (or is waived). SHOULD and MAY failures are printed
+  as warnings; with ``--strict`` they fail the gate too.
+* **1** not conformant: at least one MUST requirement failed (with ``--strict``: any requirement). A
+  proven failure stands whatever else happened in the run: harness errors, blocked requirements and an
+  interrupted run are listed beside it, they do not erase it.
+* **2** no verdict: no gating requirement failed, and the run cannot vouch for the rest — pytest usage
+  error (4), internal error (3), interrupted (2, also Ctrl-C/SIGTERM), nothing collected (5), no report
+  written, a harness error in any test (outcome ``error``), a gating requirement *blocked* (its
+  preparation failed, so it was never checked), a failing test without requirement ID, or no
+  requirement checked at all.
 
 A requirement ID missing from the catalogue is treated as MUST.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from harness.report.outcomes import ERROR, FAIL, PASS, WAIVED
+from harness.report.outcomes import BLOCKED, ERROR, FAIL, PASS, WAIVED
 
 EXIT_CONFORMANT = 0
 EXIT_NOT_CONFORMANT = 1
@@ -45,6 +47,11 @@ class Checked:
     level: str
     outcome: str
 
+    @property
+    def gating_level(self) -> str:
+        """The level that gates: a requirement unknown to the catalogue counts as MUST."""
+        return self.level if self.level in STRICT_GATING_LEVELS else "MUST"
+
 
 @dataclass
 class Verdict:
@@ -53,6 +60,7 @@ class Verdict:
     failures: list[Checked] = field(default_factory=list)  # failed requirements that gate
     warnings: list[Checked] = field(default_factory=list)  # failed requirements that do not gate
     errors: list[Checked] = field(default_factory=list)
+    blocked: list[Checked] = field(default_factory=list)  # never checked: a preparation failed
 
     @property
     def conformant(self) -> bool:
@@ -75,25 +83,32 @@ def decide(
     verdict = Verdict(EXIT_CONFORMANT)
     for item in results:
         if item.outcome == FAIL:
-            level = item.level if item.level in STRICT_GATING_LEVELS else "MUST"
-            (verdict.failures if level in gating else verdict.warnings).append(item)
+            (verdict.failures if item.gating_level in gating else verdict.warnings).append(item)
         elif item.outcome == ERROR:
             verdict.errors.append(item)
+        elif item.outcome == BLOCKED:
+            verdict.blocked.append(item)
+    no_verdict: list[str] = []
     if pytest_status is not None and pytest_status not in (PYTEST_OK, PYTEST_TESTS_FAILED):
-        verdict.reasons.append(PYTEST_EXIT_MEANING.get(pytest_status, f"pytest exited with {pytest_status}"))
+        no_verdict.append(PYTEST_EXIT_MEANING.get(pytest_status, f"pytest exited with {pytest_status}"))
     if verdict.errors:
-        verdict.reasons.append(f"{len(verdict.errors)} requirement(s) hit a harness error, so no verdict")
+        no_verdict.append(f"{len(verdict.errors)} requirement(s) hit a harness error")
+    blocked_gating = [b for b in verdict.blocked if b.gating_level in gating]
+    if blocked_gating:
+        no_verdict.append(f"{len(blocked_gating)} requirement(s) blocked: a preparation failed, so never checked")
     bad_unmapped = [o for o in unmapped_outcomes if o in (FAIL, ERROR)]
     if bad_unmapped:
-        verdict.reasons.append(f"{len(bad_unmapped)} test(s) without a requirement ID failed or errored")
-    if not any(r.outcome in (PASS, FAIL, WAIVED) for r in results) and not verdict.reasons:
-        verdict.reasons.append("no requirement was checked (everything deselected, skipped or unsupported)")
-    if verdict.reasons:
-        verdict.exit_code = EXIT_NO_VERDICT
-    elif verdict.failures:
+        no_verdict.append(f"{len(bad_unmapped)} test(s) without a requirement ID failed or errored")
+    if not any(r.outcome in (PASS, FAIL, WAIVED) for r in results) and not no_verdict:
+        no_verdict.append("no requirement was checked (everything deselected, skipped or unsupported)")
+    if verdict.failures:
         verdict.exit_code = EXIT_NOT_CONFORMANT
         levels = "" if strict else "MUST "
         verdict.reasons.append(f"{len(verdict.failures)} {levels}requirement(s) failed")
+        verdict.reasons += [f"also: {reason}" for reason in no_verdict]
+    elif no_verdict:
+        verdict.exit_code = EXIT_NO_VERDICT
+        verdict.reasons += no_verdict
     return verdict
 
 

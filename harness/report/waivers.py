@@ -67,3 +67,12 @@ def check_not_expired(waivers: list[SourcedWaiver], today: dt.date | None = None
             expected="every waiver's expiry date today or later",
             hint="fix the SE, or renew the waiver with a new expiry date and reason",
         )
+
+
+def active_waivers(
+    profile: TargetProfile, waiver_file: Path | str | None, today: dt.date | None = None
+) -> list[SourcedWaiver]:
+    """The run's waivers, the profile's and the file's: the one place where expiry is decided."""
+    waivers = all_waivers(profile, waiver_file)
+    check_not_expired(waivers, today)
+    return waivers

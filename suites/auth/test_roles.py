@@ -18,14 +18,14 @@ TOKEN_TYPES = ("admin_user", "service_account", "access", "refresh")
 @pytest.mark.parametrize("token_type", TOKEN_TYPES)
 def test_every_token_type_is_accepted(api: SEClient, tokens: TokenFactory, token_type: str) -> None:
     client = api.with_token(tokens.mint(role="user", type=token_type))
-    stored = upload_ok(client, req="SE-AUTH-012")
+    stored = upload_ok(client)
     get_meta(client, stored.file_id, req="SE-AUTH-012", what=f"metadata with a {token_type} token")
 
 
 @pytest.mark.req("SE-AUTH-013")
 @pytest.mark.parametrize(("role", "expected"), [("OPERATOR", 204), ("Admin", 204), ("oPeRaToR", 204), ("USER", 403)])
 def test_role_is_case_insensitive(api: SEClient, tokens: TokenFactory, role: str, expected: int) -> None:
-    stored = upload_ok(api, req="SE-AUTH-013")
+    stored = upload_ok(api)
     resp = api.with_token(tokens.mint(role=role)).delete(file_path(stored.file_id))
     expect_status(resp, expected, req="SE-AUTH-013", what=f"DELETE with role {role!r}")
 
@@ -36,7 +36,7 @@ UNKNOWN_ROLES = ("superuser", "root", "administrator", "operators", "")
 @pytest.mark.req("SE-AUTH-014")
 @pytest.mark.parametrize("role", UNKNOWN_ROLES, ids=[r or "empty" for r in UNKNOWN_ROLES])
 def test_unknown_role_cannot_delete(api: SEClient, tokens: TokenFactory, role: str) -> None:
-    stored = upload_ok(api, req="SE-AUTH-014")
+    stored = upload_ok(api)
     claims = tokens.claims(role="user")
     claims["role"] = role
     resp = api.with_token(tokens.sign(claims)).delete(file_path(stored.file_id))
@@ -49,7 +49,7 @@ def test_unknown_role_cannot_delete(api: SEClient, tokens: TokenFactory, role: s
 def test_unknown_role_cannot_delete_whatever_the_type(api: SEClient, tokens: TokenFactory, token_type: str) -> None:
     """Rights come from the role: a token type that sounds privileged does not stand in for an unknown
     role (an admin_user or service_account token with role "superuser" is no operator or admin)."""
-    stored = upload_ok(api, req="SE-AUTH-014")
+    stored = upload_ok(api)
     resp = api.with_token(tokens.mint(role="superuser", type=token_type)).delete(file_path(stored.file_id))
     expect_status(resp, (401, 403), req="SE-AUTH-014",
                   what=f"DELETE with a {token_type} token whose role is 'superuser'")  # fmt: skip
@@ -57,7 +57,7 @@ def test_unknown_role_cannot_delete_whatever_the_type(api: SEClient, tokens: Tok
 
 
 def expect_service_account(api: SEClient, token: str, *, req: str, what: str) -> None:
-    stored = upload_ok(api, req=req)
+    stored = upload_ok(api)
     resp = api.with_token(token).get(gc_exists_path(stored.file_id))
     expect_status(resp, 200, req=req, what=f"GC exists with {what}")
     body = expect_json(resp, req=req)
@@ -82,7 +82,7 @@ def test_sa_client_id_makes_a_service_account(api: SEClient, tokens: TokenFactor
 @pytest.mark.req("SE-AUTH-016")
 @pytest.mark.parametrize("client_id", ["app_conformance", "xsa_conformance", "SA-conformance", "sa"])
 def test_other_client_id_is_no_service_account(api: SEClient, tokens: TokenFactory, client_id: str) -> None:
-    stored = upload_ok(api, req="SE-AUTH-016")
+    stored = upload_ok(api)
     token = tokens.mint(role="admin", type="access", client_id=client_id)
     resp = api.with_token(token).get(gc_exists_path(stored.file_id))
     expect_status(resp, 403, req="SE-AUTH-016", what=f"GC exists with an access token, client_id {client_id!r}")
@@ -93,7 +93,7 @@ def test_name_becomes_created_by_username(api: SEClient, tokens: TokenFactory) -
     name = f"Zoë Conformance {tag()}"
     client = api.with_token(tokens.mint(role="user", name=name))
     stored = upload_ok(client, req="SE-AUTH-017")
-    meta = get_meta(api, stored.file_id, req="SE-AUTH-017")
+    meta = get_meta(api, stored.file_id)
     expect_equal(meta.get("created_by_username"), name, req="SE-AUTH-017", what="created_by_username")
 
 

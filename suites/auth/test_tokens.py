@@ -79,8 +79,8 @@ def test_no_token_is_401_with_bearer_challenge(api: SEClient, method: str, templ
     """Aimed at a stored file (and, for the upload, at a chosen free id), so "does nothing" is observable:
     the file keeps its metadata and bytes, and the upload's id stays free."""
     req = "SE-AUTH-001"
-    stored = upload_ok(api, req=req, description="kept without a token")
-    before = get_meta(api, stored.file_id, req=req, what="metadata before the anonymous request")
+    stored = upload_ok(api, description="kept without a token")
+    before = get_meta(api, stored.file_id, what="metadata before the anonymous request")
     upload_id = new_uuid()
     resp = send(api.anonymous(), method, template, file_id=stored.file_id, upload_id=upload_id)
     expect_status(resp, 401, req=req, what=f"{method} {template} without Authorization")

@@ -116,8 +116,8 @@ def test_cache_endpoints_need_a_service_account(api: SEClient, tokens: TokenFact
 @pytest.mark.req("SE-CACHE-013")
 def test_fresh_file_reports_a_fresh_cache(api: SEClient) -> None:
     req = "SE-CACHE-013"
-    stored = upload_ok(api, payload(100), req=req, filename="fresh-cache.bin")
-    meta = get_meta(api, stored.file_id, req=req)
+    stored = upload_ok(api, payload(100), filename="fresh-cache.bin")
+    meta = get_meta(api, stored.file_id)
     got = {k: meta.get(k) for k in ("cache_ttl_hours", "cache_expired")}
     expect_equal(got, {"cache_ttl_hours": 24, "cache_expired": False}, req=req, what="cache fields of a fresh file")
     cached, created = as_utc(meta.get("cache_updated_at")), as_utc(meta.get("created_at"))
@@ -195,18 +195,15 @@ def test_cache_lifecycle_on_an_se_of_its_own(
         "version": "3.1",
         "custom_attributes": {"k": [1, 2], "n": {"x": None}},
     }
-    files = {
-        name: upload_ok(client, contents[name], req="SE-CACHE-002", filename=f"Файл {name}.dat", **rich)
-        for name in "ABCD"
-    }
-    before = {name: get_meta(client, s.file_id, req="SE-CACHE-002") for name, s in files.items()}
+    files = {name: upload_ok(client, contents[name], filename=f"Файл {name}.dat", **rich) for name in "ABCD"}
+    before = {name: get_meta(client, s.file_id) for name, s in files.items()}
 
     # 1. a consistent store, and cleanup-expired on it
     _report_is(service, _consistent(4), req="SE-CACHE-002", what="report of an SE holding 4 files")
     resp = service.post("/api/v1/cache/cleanup-expired")
     expect_status(resp, range(200, 300), req="SE-CACHE-010", what="cleanup-expired")
     for name, stored in files.items():
-        diff = metadata_diff(before[name], get_meta(client, stored.file_id, req="SE-CACHE-010"))
+        diff = metadata_diff(before[name], get_meta(client, stored.file_id))
         expect(
             not diff,
             req="SE-CACHE-010",
@@ -254,7 +251,7 @@ def test_cache_lifecycle_on_an_se_of_its_own(
     # 3. full rebuild: every field back, the sidecar wins, orphans resolved, v1 read as v2
     rebuild(service, "full", req="SE-CACHE-005")
     for name in "AD":
-        diff = metadata_diff(before[name], get_meta(client, files[name].file_id, req="SE-CACHE-005"))
+        diff = metadata_diff(before[name], get_meta(client, files[name].file_id))
         expect(
             not diff,
             req="SE-CACHE-005",
@@ -263,7 +260,7 @@ def test_cache_lifecycle_on_an_se_of_its_own(
             expected="unchanged",
         )
         _expect_bytes(client, files[name].file_id, contents[name], req="SE-CACHE-005", what=f"file {name}")
-    c_after = get_meta(client, files["C"].file_id, req="SE-CACHE-006")
+    c_after = get_meta(client, files["C"].file_id)
     c_diff = metadata_diff(before["C"], c_after, ignore=("cache_updated_at", "cache_expired", *edits))
     expect(not c_diff, req="SE-CACHE-005", what="other fields of the edited file", actual=c_diff, expected="unchanged")
     expect_equal(
@@ -296,7 +293,7 @@ def test_cache_lifecycle_on_an_se_of_its_own(
 
     # 4. incremental rebuild: imports a new orphan sidecar, keeps the rest
     cached = {
-        fid: get_meta(client, fid, req="SE-CACHE-009")
+        fid: get_meta(client, fid)
         for fid in (files["A"].file_id, files["C"].file_id, files["D"].file_id, planted["file_id"], legacy["file_id"])
     }
     q_content = b"imported by an incremental rebuild\n"
@@ -321,7 +318,7 @@ def test_cache_lifecycle_on_an_se_of_its_own(
         report.get("orphan_attr_count"), 0, req="SE-CACHE-008", what="orphan_attr_count after incremental rebuild"
     )
     for fid, meta in cached.items():
-        diff = metadata_diff(meta, get_meta(client, fid, req="SE-CACHE-009"))
+        diff = metadata_diff(meta, get_meta(client, fid))
         expect(
             not diff,
             req="SE-CACHE-009",
@@ -356,8 +353,8 @@ def test_second_rebuild_while_one_runs_is_409(spawn_se: Any, client_for: Any, to
     """
     req = "SE-CACHE-011"
     handle, client, _, storage = _own_se(spawn_se, client_for, tokens)
-    stored = upload_ok(client, payload(64), req=req, filename="race-template.bin")
-    meta = get_meta(client, stored.file_id, req=req)
+    stored = upload_ok(client, payload(64), filename="race-template.bin")
+    meta = get_meta(client, stored.file_id)
     _, _, template = sidecar_of(storage, meta, req)
     first_client = client_for(handle, tokens.service)
     second_client = client.with_token(tokens.service)

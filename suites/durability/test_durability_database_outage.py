@@ -36,8 +36,8 @@ def test_database_outage_and_recovery(
         client = client_for(handle, tokens.user)
         operator = client.with_token(tokens.operator)
         kept_bytes = payload(10_000)
-        kept = upload_ok(client, kept_bytes, req="SE-DUR-010", filename="kept.bin", description="before")
-        doomed = upload_ok(client, payload(500), req="SE-DUR-008", filename="not-deleted.bin")
+        kept = upload_ok(client, kept_bytes, filename="kept.bin", description="before")
+        doomed = upload_ok(client, payload(500), filename="not-deleted.bin")
 
         pg.stop()
         went_down = wait_until(lambda: _status(client.get("/health/ready")) == 503, DOWN_WITHIN_S, 0.25)
@@ -80,9 +80,9 @@ def test_database_outage_and_recovery(
         if handle.storage is not None:
             left = files_mentioning(handle.storage, fid)
             expect(not left, req="SE-DUR-008", what="files of the refused upload", actual=left, expected="none")
-        meta = get_meta(client, kept.file_id, req="SE-DUR-008")
+        meta = get_meta(client, kept.file_id)
         expect_equal(meta.get("description"), "before", req="SE-DUR-008", what="description after the refused PATCH")
-        get_meta(client, doomed.file_id, req="SE-DUR-008", what="the file whose DELETE was refused")
+        get_meta(client, doomed.file_id, what="the file whose DELETE was refused")
         download = client.get(f"/api/v1/files/{kept.file_id}/download")
         expect_status(download, 200, req="SE-DUR-010", what="download of a file stored before the outage")
         expect(
@@ -92,7 +92,7 @@ def test_database_outage_and_recovery(
             resp=download,
             expected="unchanged",
         )
-        upload_ok(client, payload(1000), req="SE-DUR-010", filename="after-outage.bin")
+        upload_ok(client, payload(1000), filename="after-outage.bin")
 
         # SHOULD-level checks last, so a SHOULD never hides a MUST verdict.
         for what, resp in writes.items():

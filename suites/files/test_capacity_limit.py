@@ -22,7 +22,7 @@ def test_upload_past_capacity_is_507(
 ) -> None:
     small = spawn_se(capacity=MIB)
     api = client_for(small, tokens.user)
-    first = upload_ok(api, payload(600 * 1024), req="SE-FILE-013")
+    first = upload_ok(api, payload(600 * 1024))
     resp = api.upload(payload(600 * 1024), filename=unique_name("too-big"))
     expect_status(resp, 507, req="SE-FILE-013", what="upload of 600 KiB with 600 KiB of 1 MiB used")
     expect_equal(total(api, req="SE-FILE-013"), 1, req="SE-FILE-013", what="list total after the 507")

@@ -14,14 +14,14 @@ from suites.support.roles import token_for
 @pytest.mark.req("SE-FILE-033")
 @pytest.mark.parametrize("role", ["operator", "admin"])
 def test_delete_by_operator_or_admin_is_204(api: SEClient, tokens: TokenFactory, role: str) -> None:
-    stored = upload_ok(api, req="SE-FILE-033")
+    stored = upload_ok(api)
     resp = api.with_token(token_for(tokens, role)).delete(file_path(stored.file_id))
     expect_status(resp, 204, req="SE-FILE-033", what=f"DELETE by {role}")
 
 
 @pytest.mark.req("SE-FILE-034")
 def test_delete_by_user_is_403(api: SEClient) -> None:
-    stored = upload_ok(api, req="SE-FILE-034")
+    stored = upload_ok(api)
     expect_status(api.delete(file_path(stored.file_id)), 403, req="SE-FILE-034", what="DELETE by a user")
     expect_present(api, stored, req="SE-FILE-034", what="the file after the refused DELETE")
 
@@ -29,8 +29,8 @@ def test_delete_by_user_is_403(api: SEClient) -> None:
 @pytest.mark.req("SE-FILE-035")
 @pytest.mark.parametrize("role", ["operator", "admin"])
 def test_deleted_file_is_gone(api: SEClient, tokens: TokenFactory, role: str) -> None:
-    stored = upload_ok(api, req="SE-FILE-035")
-    keeper = upload_ok(api, req="SE-FILE-035")
+    stored = upload_ok(api)
+    keeper = upload_ok(api)
     expect_status(api.with_token(token_for(tokens, role)).delete(file_path(stored.file_id)), 204,
                   req="SE-FILE-035", what=f"DELETE by {role}")  # fmt: skip
     expect_gone(api, stored.file_id, req="SE-FILE-035", what="after DELETE")

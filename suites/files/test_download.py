@@ -15,7 +15,7 @@ from suites.support.http import media_type, parse_disposition
 @pytest.mark.parametrize("case", ["one-byte", "every-byte-value", "random-300k"])
 def test_download_returns_exact_bytes(api: SEClient, case: str) -> None:
     content = {"one-byte": b"\x00", "every-byte-value": bytes(range(256)) * 16, "random-300k": payload(300_001)}[case]
-    stored = upload_ok(api, content, req="SE-FILE-018")
+    stored = upload_ok(api, content)
     resp = api.get(download_path(stored.file_id))
     expect_status(resp, 200, req="SE-FILE-018", what="download")
     expect(resp.content == content, req="SE-FILE-018", what="download body", resp=resp,
@@ -24,7 +24,7 @@ def test_download_returns_exact_bytes(api: SEClient, case: str) -> None:
 
 @pytest.mark.req("SE-FILE-019")
 def test_download_content_length(api: SEClient) -> None:
-    stored = upload_ok(api, payload(12_345), req="SE-FILE-019")
+    stored = upload_ok(api, payload(12_345))
     resp = api.get(download_path(stored.file_id))
     expect_status(resp, 200, req="SE-FILE-019", what="download")
     expect_equal(resp.headers.get("content-length"), "12345", req="SE-FILE-019", what="Content-Length", resp=resp)
@@ -34,7 +34,7 @@ def test_download_content_length(api: SEClient) -> None:
 @pytest.mark.parametrize("content_type", ["application/pdf", "image/png", "text/plain", "text/csv; charset=utf-8",
                                           "application/x-conformance-test"])  # fmt: skip
 def test_download_content_type_is_the_uploads(api: SEClient, content_type: str) -> None:
-    stored = upload_ok(api, req="SE-FILE-020", content_type=content_type)
+    stored = upload_ok(api, content_type=content_type)
     resp = api.get(download_path(stored.file_id))
     expect_status(resp, 200, req="SE-FILE-020", what="download")
     got = resp.headers.get("content-type", "")
@@ -50,7 +50,7 @@ def test_download_content_type_is_the_uploads(api: SEClient, content_type: str) 
 @pytest.mark.req("SE-FILE-021")
 def test_content_disposition_attachment_with_name(api: SEClient) -> None:
     name = f"report-{tag()}.pdf"
-    stored = upload_ok(api, req="SE-FILE-021", filename=name, content_type="application/pdf")
+    stored = upload_ok(api, filename=name, content_type="application/pdf")
     resp = api.get(download_path(stored.file_id))
     expect_status(resp, 200, req="SE-FILE-021", what="download")
     header = resp.headers.get("content-disposition")
@@ -64,7 +64,7 @@ def test_content_disposition_attachment_with_name(api: SEClient) -> None:
 @pytest.mark.parametrize("stem", ["Größenübersicht", "отчёт", "報告書", "emoji-🎉", "café crème"])
 def test_non_ascii_name_through_filename_star(api: SEClient, stem: str) -> None:
     name = f"{stem}-{tag()}.txt"
-    stored = upload_ok(api, req="SE-FILE-022", filename=name, content_type="text/plain")
+    stored = upload_ok(api, filename=name, content_type="text/plain")
     resp = api.get(download_path(stored.file_id))
     expect_status(resp, 200, req="SE-FILE-022", what="download")
     disposition = parse_disposition(resp.headers.get("content-disposition", ""))
@@ -80,7 +80,7 @@ def test_non_ascii_name_through_filename_star(api: SEClient, stem: str) -> None:
 @pytest.mark.req("SE-FILE-023")
 @pytest.mark.capability("range")
 def test_accept_ranges_bytes(api: SEClient) -> None:
-    stored = upload_ok(api, payload(1000), req="SE-FILE-023")
+    stored = upload_ok(api, payload(1000))
     resp = api.get(download_path(stored.file_id))
     expect_status(resp, 200, req="SE-FILE-023", what="download")
     expect_equal(resp.headers.get("accept-ranges"), "bytes", req="SE-FILE-023", what="Accept-Ranges", resp=resp)
@@ -100,7 +100,7 @@ RANGES = {  # Range header → (first, last) byte of a 1000-byte file
 @pytest.mark.parametrize("spec", list(RANGES))
 def test_single_range_is_206(api: SEClient, spec: str) -> None:
     content = payload(1000)
-    stored = upload_ok(api, content, req="SE-FILE-024")
+    stored = upload_ok(api, content)
     resp = api.get(download_path(stored.file_id), headers={"Range": spec})
     expect_status(resp, 206, req="SE-FILE-024", what=f"download with Range: {spec}")
     first, last = RANGES[spec]
@@ -115,7 +115,7 @@ def test_single_range_is_206(api: SEClient, spec: str) -> None:
 @pytest.mark.capability("range")
 @pytest.mark.parametrize("spec", ["bytes=1000-", "bytes=5000-6000"])
 def test_unsatisfiable_range_is_416(api: SEClient, spec: str) -> None:
-    stored = upload_ok(api, payload(1000), req="SE-FILE-025")
+    stored = upload_ok(api, payload(1000))
     resp = api.get(download_path(stored.file_id), headers={"Range": spec})
     expect_status(resp, 416, req="SE-FILE-025", what=f"download with Range: {spec} (file of 1000 bytes)")
 
@@ -126,7 +126,7 @@ def test_unsatisfiable_range_is_416(api: SEClient, spec: str) -> None:
 @pytest.mark.req("SE-FILE-026")
 @pytest.mark.capability("etag")
 def test_etag_is_quoted_sha256(api: SEClient) -> None:
-    stored = upload_ok(api, req="SE-FILE-026")
+    stored = upload_ok(api)
     resp = api.get(download_path(stored.file_id))
     expect_status(resp, 200, req="SE-FILE-026", what="download")
     expect_equal(resp.headers.get("etag"), f'"{stored.response.get("checksum")}"', req="SE-FILE-026",
@@ -136,7 +136,7 @@ def test_etag_is_quoted_sha256(api: SEClient) -> None:
 @pytest.mark.req("SE-FILE-027")
 @pytest.mark.capability("etag")
 def test_if_none_match(api: SEClient) -> None:
-    stored = upload_ok(api, req="SE-FILE-027")
+    stored = upload_ok(api)
     etag = f'"{stored.response.get("checksum")}"'
     resp = api.get(download_path(stored.file_id), headers={"If-None-Match": etag})
     expect_status(resp, 304, req="SE-FILE-027", what="download with If-None-Match: <its ETag>")

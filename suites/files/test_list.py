@@ -19,7 +19,7 @@ from suites.support.files import FILES, MAX_LIMIT, get_meta, ids_of, list_page, 
 
 @pytest.mark.req("SE-FILE-036")
 def test_list_shape(api: SEClient) -> None:
-    upload_ok(api, req="SE-FILE-036")
+    upload_ok(api)
     listing, resp = list_page(api, req="SE-FILE-036", limit=5)
     fields.expect_fields(listing, fields.LIST, req="SE-FILE-036", what="list", resp=resp)
     expect(fields.is_int(listing["total"]) and listing["total"] >= 1, req="SE-FILE-036", what="list total",
@@ -30,13 +30,13 @@ def test_list_shape(api: SEClient) -> None:
         fields.expect_fields(entry, fields.METADATA, req="SE-FILE-036", what="list entry", resp=resp)
     # Order-independent (order is SE-FILE-037): an entry equals what GET answers for its id.
     entry = listing["files"][0]
-    expect_equal(entry, get_meta(api, entry["file_id"], req="SE-FILE-036"), req="SE-FILE-036",
+    expect_equal(entry, get_meta(api, entry["file_id"]), req="SE-FILE-036",
                  what="list entry = GET metadata")  # fmt: skip
 
 
 @pytest.mark.req("SE-FILE-037")
 def test_list_is_newest_first(api: SEClient) -> None:
-    uploaded = [upload_ok(api, payload(10), req="SE-FILE-037").file_id for _ in range(3)]
+    uploaded = [upload_ok(api, payload(10)).file_id for _ in range(3)]
     listing, resp = list_page(api, req="SE-FILE-037", limit=20)
     stamps = [parse_ts(e.get("created_at")) for e in listing["files"]]
     expect(all(s is not None for s in stamps), req="SE-FILE-037", what="list entries have created_at",
@@ -56,7 +56,7 @@ def test_list_is_newest_first(api: SEClient) -> None:
 @pytest.mark.req("SE-FILE-038")
 def test_pagination(api: SEClient) -> None:
     for _ in range(5):
-        upload_ok(api, payload(10), req="SE-FILE-038")
+        upload_ok(api, payload(10))
     full, _ = list_page(api, req="SE-FILE-038", skip=0, limit=6)
     first, resp1 = list_page(api, req="SE-FILE-038", skip=0, limit=3)
     second, resp2 = list_page(api, req="SE-FILE-038", skip=3, limit=3)
@@ -75,7 +75,7 @@ def test_pagination(api: SEClient) -> None:
 def test_limit_at_most_100(api: SEClient) -> None:
     have = total(api, req="SE-FILE-039")
     for _ in range(max(0, MAX_LIMIT + 1 - have)):
-        upload_ok(api, b"", req="SE-FILE-039")
+        upload_ok(api, payload(10))  # non-empty: empty files are a SHOULD of their own (SE-FILE-014)
     listing, resp = list_page(api, req="SE-FILE-039", limit=MAX_LIMIT)
     expect_equal(len(listing["files"]), MAX_LIMIT, req="SE-FILE-039", what="entries for limit=100 (> 100 stored)",
                  resp=resp)  # fmt: skip

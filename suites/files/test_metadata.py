@@ -13,7 +13,7 @@ from suites.support.files import get_meta, upload_ok
 
 @pytest.mark.req("SE-FILE-015")
 def test_metadata_fields(api: SEClient) -> None:
-    stored = upload_ok(api, req="SE-FILE-015", description="d", version="1", custom_attributes={"k": "v"})
+    stored = upload_ok(api, description="d", version="1", custom_attributes={"k": "v"})
     meta = get_meta(api, stored.file_id, req="SE-FILE-015")
     fields.expect_fields(meta, fields.METADATA, req="SE-FILE-015", what="metadata")
     expect(isinstance(meta["custom_attributes"], dict), req="SE-FILE-015", what="metadata custom_attributes",
@@ -26,7 +26,7 @@ def test_metadata_fields(api: SEClient) -> None:
 
 @pytest.mark.req("SE-FILE-016")
 def test_metadata_agrees_with_upload(api: SEClient) -> None:
-    stored = upload_ok(api, payload(777), req="SE-FILE-016")
+    stored = upload_ok(api, payload(777))
     meta = get_meta(api, stored.file_id, req="SE-FILE-016")
     for name in ("file_id", "original_filename", "file_size", "checksum"):
         # A field missing from both the response and the metadata must not pass as None == None.
@@ -38,7 +38,7 @@ def test_metadata_agrees_with_upload(api: SEClient) -> None:
 
 @pytest.mark.req("SE-FILE-017")
 def test_timestamps_are_iso_8601(api: SEClient) -> None:
-    meta = get_meta(api, upload_ok(api, req="SE-FILE-017").file_id, req="SE-FILE-017")
+    meta = get_meta(api, upload_ok(api).file_id, req="SE-FILE-017")
     parsed = {name: parse_ts(meta.get(name)) for name in ("created_at", "updated_at", "cache_updated_at")}
     for name, value in parsed.items():
         expect(value is not None, req="SE-FILE-017", what=f"metadata {name}", expected="an ISO 8601 date-time",

@@ -16,7 +16,7 @@ from suites.support.files import Stored, file_path, get_meta, upload_ok
 
 
 def stored_with_everything(api: SEClient, *, req: str) -> Stored:
-    return upload_ok(api, req=req, description=f"original {tag()}", version="1.0",
+    return upload_ok(api, description=f"original {tag()}", version="1.0",
                      custom_attributes={"keep": "me", "n": 1})  # fmt: skip
 
 
@@ -53,17 +53,17 @@ def test_patch_answers_full_metadata(api: SEClient, case: str) -> None:
     for name, value in body.items():
         if name != "metadata":
             expect_equal(meta.get(name), value, req="SE-FILE-028", what=f"PATCH response {name}", resp=resp)
-    again = get_meta(api, stored.file_id, req="SE-FILE-028", what="metadata after the PATCH")
+    again = get_meta(api, stored.file_id, what="metadata after the PATCH")
     expect_equal(again, meta, req="SE-FILE-028", what="GET after PATCH answers what the PATCH answered")
 
 
 @pytest.mark.req("SE-FILE-047")
 def test_patch_metadata_lands_in_custom_attributes(api: SEClient) -> None:
     stored = stored_with_everything(api, req="SE-FILE-047")
-    before = get_meta(api, stored.file_id, req="SE-FILE-047")
+    before = get_meta(api, stored.file_id)
     sent = {"source": f"legacy {tag()}", "n": 2, "nested": {"ok": True}}
     patch_ok(api, stored.file_id, {"metadata": sent}, req="SE-FILE-047")
-    after = get_meta(api, stored.file_id, req="SE-FILE-047", what="metadata after the PATCH")
+    after = get_meta(api, stored.file_id, what="metadata after the PATCH")
     attributes = after.get("custom_attributes")
     expect(isinstance(attributes, dict), req="SE-FILE-047", what="custom_attributes after a metadata PATCH",
            expected="an object", actual=attributes)  # fmt: skip
@@ -78,13 +78,13 @@ def test_patch_metadata_lands_in_custom_attributes(api: SEClient) -> None:
 @pytest.mark.req("SE-FILE-029")
 def test_patch_leaves_unsent_fields_alone(api: SEClient) -> None:
     stored = stored_with_everything(api, req="SE-FILE-029")
-    before = get_meta(api, stored.file_id, req="SE-FILE-029")
+    before = get_meta(api, stored.file_id)
     patch_ok(api, stored.file_id, {"description": "only this"}, req="SE-FILE-029")
-    after = get_meta(api, stored.file_id, req="SE-FILE-029")
+    after = get_meta(api, stored.file_id)
     for name in (*fields.IMMUTABLE_ON_PATCH, "version", "custom_attributes"):
         expect_equal(after.get(name), before.get(name), req="SE-FILE-029", what=f"{name} after a description PATCH")
     patch_ok(api, stored.file_id, {"version": "9.9"}, req="SE-FILE-029")
-    last = get_meta(api, stored.file_id, req="SE-FILE-029")
+    last = get_meta(api, stored.file_id)
     expect_equal(last.get("description"), "only this", req="SE-FILE-029", what="description after a version PATCH")
     expect_equal(last.get("custom_attributes"), before.get("custom_attributes"), req="SE-FILE-029",
                  what="custom_attributes after a version PATCH")  # fmt: skip
@@ -93,7 +93,7 @@ def test_patch_leaves_unsent_fields_alone(api: SEClient) -> None:
 @pytest.mark.req("SE-FILE-030")
 def test_patch_advances_updated_at(api: SEClient) -> None:
     stored = stored_with_everything(api, req="SE-FILE-030")
-    before = get_meta(api, stored.file_id, req="SE-FILE-030")
+    before = get_meta(api, stored.file_id)
     if not has_subsecond(before.get("updated_at")):
         time.sleep(1.05)  # whole-second timestamps: make "later" observable
     meta, resp = patch_ok(api, stored.file_id, {"description": "later"}, req="SE-FILE-030")
@@ -107,7 +107,7 @@ def test_patch_custom_attributes(api: SEClient) -> None:
     stored = stored_with_everything(api, req="SE-FILE-031")
     sent = {"n": 42, "added": {"nested": [1, "zwei"]}, "unicode": "ß"}
     patch_ok(api, stored.file_id, {"custom_attributes": sent}, req="SE-FILE-031")
-    attributes = get_meta(api, stored.file_id, req="SE-FILE-031").get("custom_attributes")
+    attributes = get_meta(api, stored.file_id).get("custom_attributes")
     expect(isinstance(attributes, dict), req="SE-FILE-031", what="custom_attributes after PATCH",
            expected="an object", actual=attributes)  # fmt: skip
     assert isinstance(attributes, dict)
@@ -129,12 +129,12 @@ INVALID_PATCHES: dict[str, Any] = {
 @pytest.mark.parametrize("case", list(INVALID_PATCHES))
 def test_invalid_patch_is_refused(api: SEClient, case: str) -> None:
     stored = stored_with_everything(api, req="SE-FILE-032")
-    before = get_meta(api, stored.file_id, req="SE-FILE-032")
+    before = get_meta(api, stored.file_id)
     body = INVALID_PATCHES[case]
     if isinstance(body, str):
         resp = api.patch(file_path(stored.file_id), content=body, headers={"Content-Type": "application/json"})
     else:
         resp = api.patch(file_path(stored.file_id), json=body)
     expect_status(resp, (400, 422), req="SE-FILE-032", what=f"PATCH with {case}")
-    expect_equal(get_meta(api, stored.file_id, req="SE-FILE-032"), before, req="SE-FILE-032",
+    expect_equal(get_meta(api, stored.file_id), before, req="SE-FILE-032",
                  what="metadata after the refused PATCH")  # fmt: skip

@@ -39,7 +39,7 @@ def test_checksum_is_lowercase_sha256(api: SEClient) -> None:
     stored = upload_ok(api, payload(100_003), req="SE-FILE-002")
     digest = sha256_hex(stored.content)
     expect_equal(stored.response.get("checksum"), digest, req="SE-FILE-002", what="upload checksum")
-    meta = get_meta(api, stored.file_id, req="SE-FILE-002")
+    meta = get_meta(api, stored.file_id)
     expect_equal(meta.get("checksum"), digest, req="SE-FILE-002", what="metadata checksum")
 
 
@@ -48,7 +48,7 @@ def test_checksum_is_lowercase_sha256(api: SEClient) -> None:
 def test_file_size_is_byte_count(api: SEClient, size: int) -> None:
     stored = upload_ok(api, payload(size), req="SE-FILE-003")
     expect_equal(stored.response.get("file_size"), size, req="SE-FILE-003", what="upload file_size")
-    expect_equal(get_meta(api, stored.file_id, req="SE-FILE-003").get("file_size"), size, req="SE-FILE-003",
+    expect_equal(get_meta(api, stored.file_id).get("file_size"), size, req="SE-FILE-003",
                  what="metadata file_size")  # fmt: skip
 
 
@@ -69,7 +69,7 @@ def test_original_filename_kept(api: SEClient, case: str) -> None:
     stored = upload_ok(api, req="SE-FILE-004", filename=name)
     expect_equal(stored.response.get("original_filename"), name, req="SE-FILE-004",
                  what="upload original_filename")  # fmt: skip
-    expect_equal(get_meta(api, stored.file_id, req="SE-FILE-004").get("original_filename"), name,
+    expect_equal(get_meta(api, stored.file_id).get("original_filename"), name,
                  req="SE-FILE-004", what="metadata original_filename")  # fmt: skip
 
 
@@ -81,7 +81,7 @@ CONTENT_TYPES = ("text/plain", "application/pdf", "image/png", "application/x-co
 @pytest.mark.parametrize("content_type", CONTENT_TYPES)
 def test_content_type_kept(api: SEClient, content_type: str) -> None:
     stored = upload_ok(api, req="SE-FILE-005", content_type=content_type)
-    expect_equal(get_meta(api, stored.file_id, req="SE-FILE-005").get("content_type"), content_type,
+    expect_equal(get_meta(api, stored.file_id).get("content_type"), content_type,
                  req="SE-FILE-005", what="metadata content_type")  # fmt: skip
 
 
@@ -89,10 +89,10 @@ def test_content_type_kept(api: SEClient, content_type: str) -> None:
 def test_description_and_version_kept(api: SEClient) -> None:
     description = f"Beschreibung ✓ {tag()}\nsecond line"
     stored = upload_ok(api, req="SE-FILE-006", description=description, version="2.1.0-rc1")
-    meta = get_meta(api, stored.file_id, req="SE-FILE-006")
+    meta = get_meta(api, stored.file_id)
     expect_equal(meta.get("description"), description, req="SE-FILE-006", what="metadata description")
     expect_equal(meta.get("version"), "2.1.0-rc1", req="SE-FILE-006", what="metadata version")
-    bare = get_meta(api, upload_ok(api, req="SE-FILE-006").file_id, req="SE-FILE-006")
+    bare = get_meta(api, upload_ok(api, req="SE-FILE-006").file_id)
     for name in ("description", "version"):
         expect(bare.get(name) in (None, ""), req="SE-FILE-006", what=f"{name} of an upload without it",
                expected="null (or empty)", actual=bare.get(name))  # fmt: skip
@@ -103,7 +103,7 @@ def test_caller_chosen_file_id(api: SEClient) -> None:
     chosen = new_uuid()
     stored = upload_ok(api, req="SE-FILE-007", file_id=chosen)
     expect_equal(stored.file_id, chosen, req="SE-FILE-007", what="upload file_id")
-    expect_equal(get_meta(api, chosen, req="SE-FILE-007").get("file_id"), chosen, req="SE-FILE-007",
+    expect_equal(get_meta(api, chosen).get("file_id"), chosen, req="SE-FILE-007",
                  what="metadata file_id")  # fmt: skip
 
 
@@ -120,7 +120,7 @@ def test_non_uuid_file_id_is_400(api: SEClient, file_id: str) -> None:
 def test_duplicate_file_id_is_409_and_changes_nothing(api: SEClient) -> None:
     first = upload_ok(api, payload(3000), req="SE-FILE-009", filename=unique_name("first"),
                       description="the first", version="1", custom_attributes={"which": "first"})  # fmt: skip
-    meta_before = get_meta(api, first.file_id, req="SE-FILE-009")
+    meta_before = get_meta(api, first.file_id)
     before = total(api, req="SE-FILE-009")
     resp = api.upload(payload(5000), filename=unique_name("second"), content_type="text/plain",
                       description="the second", version="2", file_id=first.file_id,
@@ -147,9 +147,9 @@ CUSTOM = {
 def test_custom_attributes_round_trip(api: SEClient) -> None:
     attributes = {**CUSTOM, "id": tag()}
     stored = upload_ok(api, req="SE-FILE-010", custom_attributes=attributes)
-    meta = get_meta(api, stored.file_id, req="SE-FILE-010")
+    meta = get_meta(api, stored.file_id)
     expect_equal(meta.get("custom_attributes"), attributes, req="SE-FILE-010", what="metadata custom_attributes")
-    bare = get_meta(api, upload_ok(api, req="SE-FILE-010").file_id, req="SE-FILE-010")
+    bare = get_meta(api, upload_ok(api, req="SE-FILE-010").file_id)
     expect_equal(bare.get("custom_attributes"), {}, req="SE-FILE-010",
                  what="custom_attributes of an upload without them")  # fmt: skip
 

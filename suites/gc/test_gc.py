@@ -43,7 +43,7 @@ def service(api: SEClient, tokens: TokenFactory) -> SEClient:
 
 @pytest.mark.req("SE-GC-001")
 def test_gc_delete_answers_deleted(api: SEClient, service: SEClient) -> None:
-    stored = upload_ok(api, req="SE-GC-001")
+    stored = upload_ok(api)
     body, resp = gc_delete(service, stored.file_id, req="SE-GC-001", reason="conformance")
     fields.expect_fields(body, fields.GC_DELETE, req="SE-GC-001", what="GC delete response", resp=resp)
     expect_equal(body["status"], "deleted", req="SE-GC-001", what="GC delete status", resp=resp)
@@ -52,25 +52,25 @@ def test_gc_delete_answers_deleted(api: SEClient, service: SEClient) -> None:
 
 @pytest.mark.req("SE-GC-002")
 def test_gc_delete_echoes_reason(api: SEClient, service: SEClient) -> None:
-    stored = upload_ok(api, req="SE-GC-002")
+    stored = upload_ok(api)
     reason = f"retention expired {tag()}"
     body, resp = gc_delete(service, stored.file_id, req="SE-GC-002", reason=reason)
     expect_equal(body.get("reason"), reason, req="SE-GC-002", what="GC delete reason", resp=resp)
-    other = upload_ok(api, req="SE-GC-002")
+    other = upload_ok(api)
     body, resp = gc_delete(service, other.file_id, req="SE-GC-002")
     expect_equal(body.get("status"), "deleted", req="SE-GC-002", what="GC delete without a body", resp=resp)
 
 
 @pytest.mark.req("SE-GC-003")
 def test_collected_file_is_gone(api: SEClient, service: SEClient) -> None:
-    stored = upload_ok(api, req="SE-GC-003")
+    stored = upload_ok(api)
     gc_delete(service, stored.file_id, req="SE-GC-003")
     expect_gone(api, stored.file_id, req="SE-GC-003", what="after a GC delete")
 
 
 @pytest.mark.req("SE-GC-004")
 def test_second_gc_delete_is_already_deleted(api: SEClient, service: SEClient) -> None:
-    stored = upload_ok(api, req="SE-GC-004")
+    stored = upload_ok(api)
     gc_delete(service, stored.file_id, req="SE-GC-004")
     body, resp = gc_delete(service, stored.file_id, req="SE-GC-004")
     expect_equal(body.get("status"), "already_deleted", req="SE-GC-004", what="second GC delete status",
@@ -79,13 +79,13 @@ def test_second_gc_delete_is_already_deleted(api: SEClient, service: SEClient) -
 
 @pytest.mark.req("SE-GC-005")
 def test_exists_follows_the_file(api: SEClient, service: SEClient, tokens: TokenFactory) -> None:
-    stored = upload_ok(api, req="SE-GC-005")
+    stored = upload_ok(api)
     expect_equal(gc_exists(service, stored.file_id, req="SE-GC-005"), True, req="SE-GC-005",
                  what="exists for a stored file")  # fmt: skip
     gc_delete(service, stored.file_id, req="SE-GC-005")
     expect_equal(gc_exists(service, stored.file_id, req="SE-GC-005"), False, req="SE-GC-005",
                  what="exists after a GC delete")  # fmt: skip
-    deleted = upload_ok(api, req="SE-GC-005")
+    deleted = upload_ok(api)
     expect_status(api.with_token(tokens.operator).delete(file_path(deleted.file_id)), 204, req="SE-GC-005",
                   what="DELETE by an operator")  # fmt: skip
     expect_equal(gc_exists(service, deleted.file_id, req="SE-GC-005"), False, req="SE-GC-005",
@@ -100,10 +100,10 @@ def test_gc_of_unknown_id_is_harmless(api: SEClient, service: SEClient, tokens: 
     if case == "never-stored":
         file_id = new_uuid()
     else:
-        file_id = upload_ok(api, req="SE-GC-006").file_id
+        file_id = upload_ok(api).file_id
         expect_status(api.with_token(tokens.operator).delete(file_path(file_id)), 204, req="SE-GC-006",
                       what="DELETE by an operator")  # fmt: skip
-    keeper = upload_ok(api, req="SE-GC-006")
+    keeper = upload_ok(api)
     before = total(api, req="SE-GC-006")
     resp = service.delete(gc_path(file_id))
     expect_status(resp, (200, 404), req="SE-GC-006", what=f"GC delete of an id the SE does not hold ({case})")
@@ -134,7 +134,7 @@ def non_service_token(tokens: TokenFactory, kind: str) -> str | None:
 @pytest.mark.req("SE-GC-008")
 @pytest.mark.parametrize("kind", NON_SERVICE)
 def test_gc_refuses_non_service_tokens(api: SEClient, tokens: TokenFactory, kind: str) -> None:
-    stored = upload_ok(api, req="SE-GC-008")
+    stored = upload_ok(api)
     client = api.with_token(non_service_token(tokens, kind))
     expect_status(client.get(gc_exists_path(stored.file_id)), 403, req="SE-GC-008", what=f"GC exists as {kind}")
     expect_status(client.delete(gc_path(stored.file_id), json={"reason": "not allowed"}), 403, req="SE-GC-008",
@@ -144,7 +144,7 @@ def test_gc_refuses_non_service_tokens(api: SEClient, tokens: TokenFactory, kind
 
 @pytest.mark.req("SE-GC-010")
 def test_deleted_by_names_the_caller(api: SEClient, tokens: TokenFactory) -> None:
-    stored = upload_ok(api, req="SE-GC-010")
+    stored = upload_ok(api)
     sub, name = f"sa-collector-{tag()}", f"Collector {tag()}"
     client = api.with_token(tokens.mint(role="admin", type="service_account", sub=sub, name=name))
     body, resp = gc_delete(client, stored.file_id, req="SE-GC-010")

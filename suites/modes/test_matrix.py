@@ -132,15 +132,15 @@ def test_patch(station: ModeStation, as_role: Callable[[str], SEClient], mode: s
         stored = upload_ok(api, req="SE-MODE-004")
         resp = api.patch(file_path(stored.file_id), json={"description": f"patched in {mode}"})
         expect_status(resp, 200, req="SE-MODE-004", what=f"PATCH in {mode}")
-        expect_equal(get_meta(api, stored.file_id, req="SE-MODE-004").get("description"), f"patched in {mode}",
+        expect_equal(get_meta(api, stored.file_id).get("description"), f"patched in {mode}",
                      req="SE-MODE-004", what="description after the PATCH")  # fmt: skip
         return
     victim = station.take()
-    before = get_meta(api, victim.file_id, req="SE-MODE-005")
+    before = get_meta(api, victim.file_id)
     for role in ("user", "admin"):
         resp = as_role(role).patch(file_path(victim.file_id), json={"description": f"patched in {mode}"})
         expect_status(resp, 400, req="SE-MODE-005", what=f"PATCH by {role} in {mode}")
-    expect_equal(get_meta(api, victim.file_id, req="SE-MODE-005"), before, req="SE-MODE-005",
+    expect_equal(get_meta(api, victim.file_id), before, req="SE-MODE-005",
                  what=f"metadata after refused PATCHes in {mode}")  # fmt: skip
     station.give_back(victim)
 
@@ -149,7 +149,7 @@ def test_patch(station: ModeStation, as_role: Callable[[str], SEClient], mode: s
 def test_privileged_delete(station: ModeStation, as_role: Callable[[str], SEClient], mode: str) -> None:
     api = as_role("user")
     if mode == "edit":
-        stored = upload_ok(api, req="SE-FILE-033")
+        stored = upload_ok(api)
         expect_status(as_role("operator").delete(file_path(stored.file_id)), 204, req="SE-FILE-033",
                       what="DELETE by an operator in edit")  # fmt: skip
         expect_gone(api, stored.file_id, req="SE-FILE-033", what="after DELETE in edit")

@@ -155,7 +155,7 @@ def test_cache_ttl_hours_default_24(db: DbView, api: Any) -> None:
     assert col is not None
     default = (col.default or "").strip().strip("()").split("::")[0].strip("'")
     expect_equal(default, "24", req="SE-DB-008", what=f"database default of {table}.cache_ttl_hours")
-    body = upload_ok(api, b"ttl", req="SE-DB-008", filename="ttl.txt", content_type="text/plain")
+    body = upload_ok(api, b"ttl", filename="ttl.txt", content_type="text/plain")
     row = db.file_row(body.file_id)
     expect(
         row is not None and row.get("cache_ttl_hours") == 24,
@@ -275,8 +275,8 @@ def test_alembic_version_table(db: DbView) -> None:
 @pytest.mark.req("SE-DB-016")
 def test_one_row_per_stored_file(db: DbView, api: Any, tokens: Any) -> None:
     req = "SE-DB-016"
-    first = upload_ok(api, b"row one", req=req, filename="row1.txt", content_type="text/plain")
-    second = upload_ok(api, b"row two", req=req, filename="row2.txt", content_type="text/plain")
+    first = upload_ok(api, b"row one", filename="row1.txt", content_type="text/plain")
+    second = upload_ok(api, b"row two", filename="row2.txt", content_type="text/plain")
     for body in (first, second):
         count = db.scalar(f'SELECT count(*) FROM "{db.table("files")}" WHERE file_id::text = :f', f=body.file_id)
         expect_equal(count, 1, req=req, what=f"{db.table('files')} rows for uploaded {body.file_id}")
@@ -320,7 +320,6 @@ def test_row_matches_api(db: DbView, api: Any, tokens: Any) -> None:
     body = upload_ok(
         client,
         b"row matches api",
-        req="SE-DB-017",
         filename="Row Match.txt",
         content_type="text/plain",
         description="first",
@@ -340,7 +339,7 @@ def test_row_matches_api(db: DbView, api: Any, tokens: Any) -> None:
         "updated_at",
     )
     for stage in ("after upload", "after PATCH"):
-        meta = get_meta(client, fid, req="SE-DB-017")
+        meta = get_meta(client, fid)
         row = db.file_row(fid)
         if row is None:
             fail("SE-DB-017", f"no {db.table('files')} row {stage}", expected="one row", actual=None)
@@ -372,7 +371,7 @@ def _check_isolation(a: SEHandle, b: SEHandle, view_a: DbView, view_b: DbView, c
     ca = client_for(a, tokens.mint(role="user", sub=sub))
     cb = client_for(b, tokens.mint(role="user", sub=sub))
     fid = new_uuid()
-    upload_ok(ca, b"stored on A only", req=req, filename="iso.txt", content_type="text/plain", file_id=fid)
+    upload_ok(ca, b"stored on A only", filename="iso.txt", content_type="text/plain", file_id=fid)
     for path in (f"/api/v1/files/{fid}", f"/api/v1/files/{fid}/download"):
         expect_status(cb.get(path), 404, req=req, what=f"{path} on the other SE")
     listing, listed = list_page(cb, req=req)

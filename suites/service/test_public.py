@@ -95,7 +95,7 @@ def test_info_status_follows_mode(api: SEClient, se: SEHandle) -> None:
 def test_info_counts_follow_uploads(api: SEClient) -> None:
     before = get_json(api.anonymous(), "/api/v1/info", req="SE-SVC-009")
     size = 3000
-    upload_ok(api, payload(size), req="SE-SVC-009")
+    upload_ok(api, payload(size))
     after = get_json(api.anonymous(), "/api/v1/info", req="SE-SVC-009")
     expect_equal(after.get("file_count"), (before.get("file_count") or 0) + 1, req="SE-SVC-009",
                  what="info file_count after one upload")  # fmt: skip
@@ -196,10 +196,10 @@ def test_errors_carry_detail(api: SEClient, tokens: TokenFactory, case: str) -> 
     elif case == "400-non-uuid-file-id":
         resp = api.upload(payload(10), file_id="not-a-uuid")
     elif case == "403-user-delete":
-        stored = upload_ok(api, req="SE-SVC-016")
+        stored = upload_ok(api)
         resp = api.delete(file_path(stored.file_id))
     else:
-        stored = upload_ok(api, req="SE-SVC-016")
+        stored = upload_ok(api)
         resp = api.upload(payload(10), file_id=stored.file_id)
     expect_status(resp, int(case[:3]), req="SE-SVC-016", what=f"the error case {case}")
     body = expect_json(resp, req="SE-SVC-016")
@@ -220,7 +220,7 @@ def test_json_content_type(api: SEClient, case: str) -> None:
     if case.startswith("/"):
         resp = api.anonymous().get(case)
     elif case == "metadata":
-        resp = api.get(file_path(upload_ok(api, req="SE-SVC-017").file_id))
+        resp = api.get(file_path(upload_ok(api).file_id))
     elif case == "list":
         resp = api.get("/api/v1/files", params={"limit": 1})
     else:

@@ -51,8 +51,8 @@ REFUSALS = (400, 413, 422)
 
 
 def _upload(api: SEClient, req: str, content: bytes | None = None, **fields: Any) -> tuple[Stored, dict[str, Any]]:
-    stored = upload_ok(api, payload(2048) if content is None else content, req=req, **fields)
-    return stored, get_meta(api, stored.file_id, req=req)
+    stored = upload_ok(api, payload(2048) if content is None else content, **fields)
+    return stored, get_meta(api, stored.file_id)
 
 
 @pytest.mark.req("SE-SIDECAR-001", "SE-SIDECAR-002", "SE-SIDECAR-003")
@@ -128,7 +128,7 @@ def test_patch_rewrites_sidecar(api: SEClient, storage: StorageView, sidecar_v2_
     change = {"description": "new description", "version": "2", "custom_attributes": {"patched": True}}
     resp = api.patch(f"/api/v1/files/{stored.file_id}", json=change)
     expect_status(resp, 200, req="SE-SIDECAR-008", what="PATCH")
-    meta = get_meta(api, stored.file_id, req="SE-SIDECAR-008")
+    meta = get_meta(api, stored.file_id)
     rel, _, doc = sidecar_of(storage, meta, "SE-SIDECAR-008")
     sent = {k: doc.get(k) for k in change}
     expect_equal(sent, change, req="SE-SIDECAR-008", what=f"patched fields in {rel}", resp=resp)
@@ -226,7 +226,7 @@ def test_metadata_near_the_limit_never_makes_an_oversized_sidecar(api: SEClient,
             resp = api.upload(payload(64), filename="big-attrs.bin", custom_attributes={"blob": text})
             if resp.status_code != 201:
                 return False
-            meta = get_meta(api, created_id(resp, req=req), req=req)
+            meta = get_meta(api, created_id(resp, req=req))
             judge(meta, resp, f"custom_attributes of {len(text.encode())} UTF-8 bytes")
             return True
 
@@ -238,7 +238,7 @@ def test_metadata_near_the_limit_never_makes_an_oversized_sidecar(api: SEClient,
         resp = api.patch(f"/api/v1/files/{target.file_id}", json={"description": "d" * size})
         if resp.status_code != 200:
             return False
-        judge(get_meta(api, target.file_id, req=req), resp, f"a PATCH of a {size}-byte description")
+        judge(get_meta(api, target.file_id), resp, f"a PATCH of a {size}-byte description")
         return True
 
     for accepts in (upload_attrs("x"), upload_attrs("ü"), patch_description):
@@ -250,14 +250,14 @@ def test_metadata_near_the_limit_never_makes_an_oversized_sidecar(api: SEClient,
 @pytest.mark.req("SE-SIDECAR-006")
 def test_oversized_metadata_is_refused(api: SEClient) -> None:
     req = "SE-SIDECAR-006"
-    stored = upload_ok(api, payload(64), req=req, filename="patch-target.bin", description="kept")
+    stored = upload_ok(api, payload(64), filename="patch-target.bin", description="kept")
     fid = new_uuid()
     resp = api.upload(payload(64), filename="big-attrs.bin", custom_attributes=OVERSIZED, file_id=fid)
     expect_status(resp, REFUSALS, req=req, what="upload whose sidecar would exceed 4096 bytes")
     expect_status(api.get(f"/api/v1/files/{fid}"), 404, req=req, what="the refused upload afterwards")
     resp = api.patch(f"/api/v1/files/{stored.file_id}", json={"description": "d" * 6000})
     expect_status(resp, REFUSALS, req=req, what="PATCH whose sidecar would exceed 4096 bytes")
-    meta = get_meta(api, stored.file_id, req=req)
+    meta = get_meta(api, stored.file_id)
     expect_equal(meta.get("description"), "kept", req=req, what="description after the refused PATCH", resp=resp)
 
 
@@ -328,7 +328,7 @@ def test_hostile_filenames_give_safe_storage_filenames(api: SEClient, storage: S
         expect_status(resp, 201, req=req, what=f"upload named {original!r}")
         accepted += 1
         fid = created_id(resp, req=req)
-        meta = get_meta(api, fid, req=req)
+        meta = get_meta(api, fid)
         name = str(meta.get("storage_filename"))
         expect(
             not UNSAFE.search(name) and name not in (".", "..") and fid in name,

@@ -8,7 +8,7 @@ from typing import Any, cast
 import httpx
 
 from harness.client import SEClient
-from harness.expect import expect, expect_json, expect_status
+from harness.expect import arrange, expect, expect_json, expect_status, fail
 from suites.support.data import payload, unique_name
 
 FILES = "/api/v1/files"
@@ -46,16 +46,27 @@ class Stored:
     response: dict[str, Any]
 
 
+UPLOAD_REQUIREMENT = "SE-FILE-001"  # covers "an upload answers 201 with a file_id"
+
+
 def upload_ok(
     api: SEClient,
     content: bytes | None = None,
     *,
-    req: str,
+    req: str | None = None,
     filename: str | None = None,
     content_type: str = "application/octet-stream",
     **fields: Any,
 ) -> Stored:
-    """Upload and require 201 with a file_id; the failure names ``req``."""
+    """Upload and require 201 with a file_id.
+
+    Without ``req`` the upload *prepares* the test: when it fails the test is blocked, and the report
+    names SE-FILE-001, whose own tests judge uploads. With ``req`` the upload is the act under test and
+    its failure is that requirement's."""
+    if req is None:
+        with arrange("upload a file"):
+            return upload_ok(api, content, req=UPLOAD_REQUIREMENT, filename=filename, content_type=content_type,
+                             **fields)  # fmt: skip
     data = payload() if content is None else content
     name = filename if filename is not None else unique_name()
     resp = api.upload(data, filename=name, content_type=content_type, **fields)
@@ -73,7 +84,15 @@ def created_id(resp: httpx.Response, *, req: str) -> str:
     return str(body["file_id"])
 
 
-def get_meta(api: SEClient, file_id: str, *, req: str, what: str = "metadata") -> dict[str, Any]:
+METADATA_REQUIREMENT = "SE-FILE-015"  # covers "GET /api/v1/files/{id} answers 200 with the metadata"
+
+
+def get_meta(api: SEClient, file_id: str, *, req: str | None = None, what: str = "metadata") -> dict[str, Any]:
+    """The file's metadata object. Without ``req`` a preparation (blocks, naming SE-FILE-015), with
+    ``req`` a check of that requirement."""
+    if req is None:
+        with arrange(f"read the {what}"):
+            return get_meta(api, file_id, req=METADATA_REQUIREMENT, what=what)
     resp = api.get(file_path(file_id))
     expect_status(resp, 200, req=req, what=what)
     body = expect_json(resp, req=req)
@@ -103,18 +122,36 @@ def newest_ids(api: SEClient, *, req: str) -> list[str]:
     return ids_of(listing)
 
 
+DOWNLOAD_REQUIREMENT = "SE-FILE-018"  # covers "the download answers 200 with the bytes"
+
+
+def _read_for(api: SEClient, path: str, *, req: str, covered_by: str, what: str) -> httpx.Response:
+    """Read ``path`` to observe a file: 404 fails ``req`` (the file is gone); any other answer but 200
+    blocks, since the read itself is broken and ``covered_by``'s own tests judge it."""
+    resp = api.get(path)
+    if resp.status_code == 404:
+        fail(req, f"{what}: the file is gone", expected="200: the file is still stored", resp=resp)
+    with arrange(what):
+        expect_status(resp, 200, req=covered_by, what=what)
+    return resp
+
+
 def expect_present(api: SEClient, stored: Stored, *, req: str, what: str) -> dict[str, Any]:
     """The file is still there: metadata as uploaded and the exact bytes."""
-    meta = get_meta(api, stored.file_id, req=req, what=f"{what}: metadata")
+    resp = _read_for(api, file_path(stored.file_id), req=req, covered_by=METADATA_REQUIREMENT, what=f"{what}: metadata")
+    with arrange(f"{what}: metadata"):
+        meta = expect_json(resp, req=METADATA_REQUIREMENT)
+        expect(isinstance(meta, dict), req=METADATA_REQUIREMENT, what=f"{what}: metadata is a JSON object",
+               expected="an object", resp=resp)  # fmt: skip
     expect(meta.get("checksum") == stored.response.get("checksum") and meta.get("file_size") == len(stored.content),
            req=req, what=f"{what}: metadata unchanged", expected="checksum and size of the upload",
            actual={"checksum": meta.get("checksum"), "file_size": meta.get("file_size")})  # fmt: skip
-    resp = api.get(download_path(stored.file_id))
-    expect_status(resp, 200, req=req, what=f"{what}: download")
+    resp = _read_for(api, download_path(stored.file_id), req=req, covered_by=DOWNLOAD_REQUIREMENT,
+                     what=f"{what}: download")  # fmt: skip
     expect(resp.content == stored.content, req=req, what=f"{what}: download returns the stored bytes",
            expected=f"the {len(stored.content)} uploaded bytes", actual=f"{len(resp.content)} other bytes",
            resp=resp)  # fmt: skip
-    return meta
+    return cast(dict[str, Any], meta)
 
 
 def expect_gone(api: SEClient, file_id: str, *, req: str, what: str) -> None:

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 import httpx
 
-from harness.expect import expect, fail
+from harness.expect import expect, expect_answered, fail, passed
 
 # -- status classes --------------------------------------------------------------------------------
 
@@ -95,7 +95,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # HTAB is legal in header va
 
 
 def expect_clean_headers(resp: httpx.Response, *, req: str, forbidden: tuple[str, ...] = ()) -> None:
-    """No header value with raw CR/LF/control characters; none of the ``forbidden`` header names."""
+    """No header value with raw CR/LF/control characters; none of the ``forbidden`` header names.
+
+    A raw CR or LF in a header breaks the HTTP framing itself: the client refuses the answer, so a
+    transport fault here is this requirement's failure."""
+    expect_answered(resp, req=req, what="response headers")
     for name, value in resp.headers.multi_items():
         if _CONTROL.search(value):
             fail(req, f"response header {name} carries a raw control character", expected="no CR, LF or "
@@ -104,6 +108,7 @@ def expect_clean_headers(resp: httpx.Response, *, req: str, forbidden: tuple[str
         if name in resp.headers:
             fail(req, f"response carries the header {name!r} spelled out by the filename",
                  expected=f"no {name} header", actual=resp.headers[name], resp=resp)  # fmt: skip
+    passed(req, "no raw control character and no injected header")
 
 
 # -- multipart built by hand (httpx percent-encodes what a hostile client would send raw) ----------

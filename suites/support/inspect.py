@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -21,7 +21,7 @@ import pytest
 from harness.client import SEClient
 from harness.dbview import DbView
 from harness.errors import HarnessError
-from harness.expect import expect, expect_json, expect_status, fail
+from harness.expect import covered, expect, expect_json, expect_status, fail, passed
 from harness.storage_view import StorageView
 from suites.support.data import new_uuid, sha256_hex, tag
 
@@ -184,36 +184,43 @@ def read_sidecar(storage: StorageView, rel: str) -> tuple[bytes, Any]:
         return raw, None
 
 
-def locate_data(storage: StorageView, meta: Mapping[str, Any], req: str) -> str:
-    """The data file of ``meta`` at its contract path (contract §7), or a failure naming where it is."""
-    if as_utc(meta.get("created_at")) is None:
-        fail(req, "created_at of the file is not an ISO 8601 date-time", expected="a timestamp", actual=meta)
-    rel = expected_data_path(meta)
-    if not storage.exists(rel):
-        found = find_named(storage, str(meta.get("storage_filename"))) or files_mentioning(storage, meta["file_id"])
-        fail(
-            req,
-            "data file not at <base>/<YYYY>/<MM>/<DD>/<HH>/<storage_filename> (UTC hour of created_at)",
-            expected=rel,
-            actual=found or "no file of that name anywhere in the storage path",
-        )
+LAYOUT_REQUIREMENT = "SE-SIDECAR-001"  # the data file at <base>/<YYYY>/<MM>/<DD>/<HH>/<storage_filename>
+SIDECAR_PLACE_REQUIREMENT = "SE-SIDECAR-002"  # the sidecar next to it
+SIDECAR_FORMAT_REQUIREMENT = "SE-SIDECAR-004"  # a v2 JSON document
+
+
+def locate_data(storage: StorageView, meta: Mapping[str, Any], req: str | None = None) -> str:
+    """The data file of ``meta`` at its contract path (contract §7), or a failure naming where it is.
+    Outside the layout requirement's own test, finding the file prepares the check."""
+    with covered("find the data file", by=LAYOUT_REQUIREMENT, req=req) as rule:
+        if as_utc(meta.get("created_at")) is None:
+            fail(rule, "created_at of the file is not an ISO 8601 date-time", expected="a timestamp", actual=meta)
+        rel = expected_data_path(meta)
+        if not storage.exists(rel):
+            found = find_named(storage, str(meta.get("storage_filename"))) or files_mentioning(storage, meta["file_id"])
+            fail(
+                rule,
+                "data file not at <base>/<YYYY>/<MM>/<DD>/<HH>/<storage_filename> (UTC hour of created_at)",
+                expected=rel,
+                actual=found or "no file of that name anywhere in the storage path",
+            )
+        passed(rule, f"data file at {rel}")
     return rel
 
 
-def sidecar_of(storage: StorageView, meta: Mapping[str, Any], req: str) -> tuple[str, bytes, dict[str, Any]]:
+def sidecar_of(
+    storage: StorageView, meta: Mapping[str, Any], req: str | None = None
+) -> tuple[str, bytes, dict[str, Any]]:
     """(relative path, raw bytes, parsed document) of the sidecar of ``meta``."""
     rel = locate_data(storage, meta, req) + SIDECAR_SUFFIX
-    if not storage.exists(rel):
-        fail(
-            req,
-            "sidecar next to the data file",
-            expected=rel,
-            actual=files_mentioning(storage, meta["file_id"]),
-        )
+    with covered("find the sidecar", by=SIDECAR_PLACE_REQUIREMENT, req=req) as rule:
+        expect(storage.exists(rel), req=rule, what="sidecar next to the data file", expected=rel,
+               actual=files_mentioning(storage, meta["file_id"]))  # fmt: skip
     raw, doc = read_sidecar(storage, rel)
-    if not isinstance(doc, dict):
-        fail(req, f"sidecar {rel} is not a UTF-8 JSON object", expected="a JSON object", actual=raw[:300])
-    return rel, raw, doc
+    with covered("read the sidecar", by=SIDECAR_FORMAT_REQUIREMENT, req=req) as rule:
+        expect(isinstance(doc, dict), req=rule, what=f"sidecar {rel} is a UTF-8 JSON object",
+               expected="a JSON object", actual=raw[:300])  # fmt: skip
+    return rel, raw, cast(dict[str, Any], doc)
 
 
 def load_schema(version: int) -> dict[str, Any]:

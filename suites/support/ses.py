@@ -131,17 +131,17 @@ class ModeStation:
     def _seed(self) -> None:
         with self._client() as client:
             self.survivor = upload_ok(
-                client, payload(4096), req=SETUP, filename=unique_name("überlebender", ".dat"),
+                client, payload(4096), filename=unique_name("überlebender", ".dat"),
                 content_type="application/x-conformance", description="stored before the restarts",
                 version="1.0", custom_attributes={"kept": True, "n": 7},
             )  # fmt: skip
-            self.survivor_meta = get_meta(client, self.survivor.file_id, req=SETUP)
+            self.survivor_meta = get_meta(client, self.survivor.file_id)
         self._fill_pool()
 
     def _fill_pool(self) -> None:
         with self._client() as client:
             for _ in range(self.pool_size):
-                self.pool.append(upload_ok(client, payload(512), req=SETUP, filename=unique_name("pool")))
+                self.pool.append(upload_ok(client, payload(512), filename=unique_name("pool")))
 
     def close(self) -> None:
         if self.handle is not None and self.target.lifecycle is not None:

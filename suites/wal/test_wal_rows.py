@@ -121,7 +121,7 @@ def test_upload_writes_one_committed_create(db: DbView, api: Any, tokens: TokenF
     if not isinstance(data, dict):
         fail("SE-WAL-007", "operation_data of the file_create row", actual=data, expected="a JSON object")
     assert isinstance(data, dict)
-    meta = get_meta(who.user, fid, req="SE-WAL-007")
+    meta = get_meta(who.user, fid)
     for name in ("original_filename", "storage_filename", "storage_path", "content_type"):
         expect_equal(data.get(name), meta.get(name), req="SE-WAL-007", what=f"operation_data.{name} vs metadata")
     rel = data.get("relative_path")
@@ -143,7 +143,7 @@ def test_upload_writes_one_committed_create(db: DbView, api: Any, tokens: TokenF
 @pytest.mark.req("SE-WAL-002", "SE-WAL-005", "SE-WAL-006", "SE-WAL-013")
 def test_patch_writes_one_committed_update(db: DbView, api: Any, tokens: TokenFactory) -> None:
     who = Callers(api, tokens, "update")
-    fid = upload_ok(who.user, b"patch me", req="SE-WAL-002", filename="p.txt", content_type="text/plain").file_id
+    fid = upload_ok(who.user, b"patch me", filename="p.txt", content_type="text/plain").file_id
     patcher_sub = unique_sub("patcher")
     patcher = api.with_token(tokens.mint(role="user", sub=patcher_sub))
     resp = patcher.patch(f"/api/v1/files/{fid}", json={"description": "patched", "custom_attributes": {"a": 1}})
@@ -156,7 +156,7 @@ def test_patch_writes_one_committed_update(db: DbView, api: Any, tokens: TokenFa
 @pytest.mark.req("SE-WAL-003", "SE-WAL-005", "SE-WAL-006", "SE-WAL-013", "SE-WAL-017")
 def test_delete_writes_one_committed_delete(db: DbView, api: Any, tokens: TokenFactory) -> None:
     who = Callers(api, tokens, "delete")
-    fid = upload_ok(who.user, b"delete me", req="SE-WAL-003", filename="d.txt", content_type="text/plain").file_id
+    fid = upload_ok(who.user, b"delete me", filename="d.txt", content_type="text/plain").file_id
     expect_status(
         who.user.patch(f"/api/v1/files/{fid}", json={"version": "2"}),
         200,
@@ -180,7 +180,7 @@ def test_delete_writes_one_committed_delete(db: DbView, api: Any, tokens: TokenF
 @pytest.mark.req("SE-WAL-004", "SE-WAL-005", "SE-WAL-006", "SE-WAL-012", "SE-WAL-013")
 def test_gc_delete_writes_one_committed_delete(db: DbView, api: Any, tokens: TokenFactory) -> None:
     who = Callers(api, tokens, "gc")
-    fid = upload_ok(who.user, b"collect me", req="SE-WAL-004", filename="g.txt", content_type="text/plain").file_id
+    fid = upload_ok(who.user, b"collect me", filename="g.txt", content_type="text/plain").file_id
     resp = who.service.delete(f"/api/v1/gc/{fid}", json={"reason": "conformance"})
     expect_status(resp, 200, req="SE-WAL-004", what="GC delete")
     answer = expect_json(resp, req="SE-WAL-004")
@@ -231,7 +231,7 @@ def test_gc_of_unknown_id_writes_no_row(db: DbView, api: Any, tokens: TokenFacto
 @pytest.mark.req("SE-WAL-010")
 def test_reads_write_no_row(db: DbView, api: Any, tokens: TokenFactory) -> None:
     who = Callers(api, tokens, "reads")
-    fid = upload_ok(who.user, b"read me", req="SE-WAL-010", filename="r.txt", content_type="text/plain").file_id
+    fid = upload_ok(who.user, b"read me", filename="r.txt", content_type="text/plain").file_id
     before = db.wal_count()
     reads = [
         who.user.get(f"/api/v1/files/{fid}"),
@@ -260,7 +260,6 @@ def test_rejected_requests_write_no_row(db: DbView, api: Any, tokens: TokenFacto
     upload_ok(
         who.user,
         b"already here",
-        req="SE-WAL-011",
         filename="dup.txt",
         content_type="text/plain",
         file_id=stored,
@@ -318,7 +317,7 @@ def test_rejected_requests_write_no_row(db: DbView, api: Any, tokens: TokenFacto
 @pytest.mark.req("SE-WAL-009")
 def test_operation_types_and_statuses(db: DbView, api: Any, tokens: TokenFactory) -> None:
     who = Callers(api, tokens, "vocab")
-    fid = upload_ok(who.user, b"vocabulary", req="SE-WAL-009", filename="v.txt", content_type="text/plain").file_id
+    fid = upload_ok(who.user, b"vocabulary", filename="v.txt", content_type="text/plain").file_id
     expect_status(who.user.patch(f"/api/v1/files/{fid}", json={"description": "v"}), 200, req="SE-WAL-009")
     expect_status(who.operator.delete(f"/api/v1/files/{fid}"), 204, req="SE-WAL-009")
     rows = db.wal_rows()
