@@ -69,15 +69,23 @@ def test_should_failure_warns_and_strict_fails(cli: Cli) -> None:
     assert not cli.live()
 
 
-def test_harness_error_means_no_verdict_even_with_failures(cli: Cli) -> None:
+def test_a_proven_failure_is_not_erased_by_a_harness_error(cli: Cli) -> None:
     result = cli.fake_run(env={"FAKE_SUITE_HARNESS_ERROR": "1", "FAKE_SE_BROKEN": "must"})
-    assert result.code == 2, result
+    assert result.code == 1, result
     report = result.report
     document.validate(report)
     assert outcomes(report)["SE-SVC-003"] == "error"
     assert outcomes(report)["SE-SVC-005"] == "fail"
+    assert "NOT CONFORMANT" in result.stdout
+    assert "simulated harness failure" in result.stdout  # the error is listed beside the failure
+    assert not cli.live()
+
+
+def test_harness_error_alone_means_no_verdict(cli: Cli) -> None:
+    result = cli.fake_run("--waivers", str(cli.write_waivers()), env={"FAKE_SUITE_HARNESS_ERROR": "1"})
+    assert result.code == 2, result
+    assert outcomes(result.report)["SE-SVC-003"] == "error"
     assert "NO VERDICT" in result.stdout
-    assert "simulated harness failure" in result.stdout
     assert not cli.live()
 
 

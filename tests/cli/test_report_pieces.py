@@ -45,13 +45,17 @@ def facts(**overrides: Any) -> document.RunFacts:
 def sample_records() -> list[TestRecord]:
     call = PhaseResult
     return [
-        TestRecord("suites/s.py::test_ok", ("SE-SVC-005",), [call("call", "passed", 0.5)], "gw0"),
+        TestRecord("suites/s.py::test_ok", ("SE-SVC-005",),
+                   [call("call", "passed", 0.5, passed_checks=("SE-SVC-005",))], "gw0"),
         TestRecord("suites/s.py::test_bad", ("SE-SVC-003",),
-                   [call("call", "failed", 0.2, KIND_DEFECT, message="[SE-SVC-003] expected 200, got 500")], "gw1"),
+                   [call("call", "failed", 0.2, KIND_DEFECT, message="[SE-SVC-003] expected 200, got 500",
+                         failed_check="SE-SVC-003", failed_label="check")], "gw1"),
         TestRecord("suites/s.py::test_should", ("SE-SVC-009",),
-                   [call("call", "failed", 0.1, KIND_DEFECT, message="[SE-SVC-009] file_count")], "gw0"),
+                   [call("call", "failed", 0.1, KIND_DEFECT, message="[SE-SVC-009] file_count",
+                         failed_check="SE-SVC-009", failed_label="check")], "gw0"),
         TestRecord("suites/s.py::test_waived", ("SE-SVC-010",),
-                   [call("call", "skipped", 0.1, KIND_DEFECT, xfail_reason="waived SE-SVC-010 until 2099-01-01")]),
+                   [call("call", "skipped", 0.1, KIND_DEFECT, xfail_reason="waived SE-SVC-010 until 2099-01-01",
+                         failed_check="SE-SVC-010", failed_label="check")]),
         TestRecord("suites/s.py::test_boom", ("SE-NOPE-001",),
                    [call("setup", "failed", 1.0, KIND_HARNESS, message="TargetNotReady: SE did not start")]),
         TestRecord("suites/s.py::test_range", ("SE-FILE-023",),
@@ -68,7 +72,8 @@ def test_built_report_matches_its_schema() -> None:
     assert by_id["SE-NOPE-001"]["level"] == "MUST"
     assert by_id["SE-SVC-010"]["waiver"] == {"reason": "later", "expires": "2099-01-01"}
     assert doc["waivers"][0]["applied"] is True
-    assert doc["verdict"]["exit_code"] == 2  # a harness error: no verdict
+    assert doc["verdict"]["exit_code"] == 1  # a MUST failed; the harness error is listed, not a veto
+    assert doc["verdict"]["errors"] == ["SE-NOPE-001"]
     assert doc["counts"]["tests"]["fail"] == 2
     json.dumps(doc)  # plain JSON all the way down
 
