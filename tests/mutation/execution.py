@@ -1,9 +1,10 @@
 """One suite run (a child pytest) against the SE copy in a directory, bounded in time.
 
-The child runs ``pytest suites --se-target local`` with ``--se-cwd`` on the copy, so ``python -m
-reference_service`` imports the copy (``sys.path[0]`` is the working directory, ahead of the editable
-install); ``PYTHONPATH`` names the copy as well. Every child gets its own harness state directory, so
-whatever a killed child left running can be found and ended by its recorded pids.
+The child runs the whole suite, ``pytest suites --se-target local --se-report-json FILE``, with
+``--se-cwd`` on the copy, so ``python -m reference_service`` imports the copy (``sys.path[0]`` is the
+working directory, ahead of the editable install); ``PYTHONPATH`` names the copy as well. Every child
+gets its own harness state directory, so whatever a killed child left running can be found and ended by
+its recorded pids.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.plugin import options as opt
 from harness.runstate import RUN_ENV, kill_group, pid_alive, process_start
 from tests.mutation.variants import PACKAGE, REPO
 
@@ -41,7 +43,7 @@ class RunError(Exception):
 class SuiteRun:
     returncode: int
     seconds: float
-    junit: Path
+    report: Path  # the JSON conformance report
     output: str  # the tail of the child's stdout + stderr
 
 
@@ -71,15 +73,15 @@ def check_import(copy_dir: Path, env: dict[str, str]) -> None:
         )
 
 
-def suite_command(copy_dir: Path, requirement_ids: list[str], junit: Path) -> list[str]:
+def suite_command(copy_dir: Path, report: Path) -> list[str]:
+    """The whole suite (no requirement filter) against the copy, writing the JSON conformance report."""
     return [
         sys.executable, "-m", "pytest", "suites",
-        "--se-target", "local",
-        "--se-command", f"{sys.executable} -m {PACKAGE}",
-        "--se-cwd", str(copy_dir),
-        "--se-req", ",".join(requirement_ids),
+        opt.TARGET, "local",
+        opt.COMMAND, f"{sys.executable} -m {PACKAGE}",
+        opt.CWD, str(copy_dir),
+        opt.REPORT_JSON, str(report),
         "-n", "0", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-        "--junitxml", str(junit), "-o", "junit_logging=no",
     ]  # fmt: skip
 
 
@@ -128,19 +130,19 @@ def _tail(path: Path, limit: int = 4000) -> str:
     return data[-limit:].decode(errors="replace")
 
 
-def run_suite(copy_dir: Path, requirement_ids: list[str], work: Path, timeout_s: float) -> SuiteRun:
-    """Run the suite restricted to ``requirement_ids`` against the SE in ``copy_dir``."""
+def run_suite(copy_dir: Path, work: Path, timeout_s: float) -> SuiteRun:
+    """Run the whole suite against the SE in ``copy_dir``."""
     state_dir = work / "state"
     state_dir.mkdir(mode=0o755)
     state_dir.chmod(0o755)  # the postgres system user must traverse it
     env = child_env(copy_dir, state_dir)
     check_import(copy_dir, env)
-    junit = work / "junit.xml"
+    report = work / "report.json"
     log = work / "pytest.log"
     started = time.monotonic()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            suite_command(copy_dir, requirement_ids, junit), cwd=REPO, env=env, stdout=out,
+            suite_command(copy_dir, report), cwd=REPO, env=env, stdout=out,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         with _LIVE_LOCK:
@@ -164,6 +166,9 @@ def run_suite(copy_dir: Path, requirement_ids: list[str], work: Path, timeout_s:
     output = _tail(log)
     if leftovers:
         output += f"\n(ended processes the run left behind: {', '.join(leftovers)})"
-    if returncode not in (0, 1) or not junit.exists():
-        raise RunError(f"pytest exited {returncode} without a verdict; last output:\n{_tail(log, 1500)}")
-    return SuiteRun(returncode=returncode, seconds=seconds, junit=junit, output=output)
+    if returncode not in (0, 1) or not report.exists():
+        raise RunError(
+            f"pytest exited {returncode} (expected 0 or 1) and wrote {'a' if report.exists() else 'no'} conformance "
+            f"report; see the output (--keep keeps {work}):\n{_tail(log, 1500)}"
+        )
+    return SuiteRun(returncode=returncode, seconds=seconds, report=report, output=output)
