@@ -31,21 +31,33 @@ TREE_GROUP_BY = ["epic", "story"]  # area → "SE-XXX-NNN title" (labels set by 
 
 HARNESS_ERROR_TYPES = (
     "HarnessError", "ConfigurationError", "TargetNotReady", "DockerUnavailable", "ConnectError",
-    "ConnectTimeout", "ReadTimeout", "RemoteProtocolError", "OperationalError",
+    "ConnectTimeout", "PoolTimeout", "OperationalError",
 )  # fmt: skip
+# Allure 3 evaluates these as JavaScript regular expressions: no inline flags such as (?s) — JavaScript
+# rejects them and the whole report fails to render. [\s\S] matches across lines in both Java and JS.
+_ANY = r"[\s\S]*"
 CATEGORIES: list[dict[str, object]] = [
     {
         "name": "Product defects (a requirement failed)",
         "matchedStatuses": ["failed"],
     },
     {
+        "name": "Blocked (a preparation failed: no verdict for the requirement under test)",
+        "matchedStatuses": ["broken"],
+        "traceRegex": f"{_ANY}Blocked{_ANY}",
+    },
+    {
         "name": "Harness errors (no verdict)",
         "matchedStatuses": ["broken"],
-        "traceRegex": "(?s).*(" + "|".join(HARNESS_ERROR_TYPES) + ").*",
+        "traceRegex": f"{_ANY}({'|'.join(HARNESS_ERROR_TYPES)}){_ANY}",
     },
     {
         "name": "Other errors in test code (no verdict)",
         "matchedStatuses": ["broken"],
+    },
+    {
+        "name": "Waived or unsupported",
+        "matchedStatuses": ["skipped"],
     },
 ]
 

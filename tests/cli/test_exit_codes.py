@@ -48,7 +48,7 @@ def test_pass_waived_unsupported_is_conformant(cli: Cli) -> None:
     report = result.report
     document.validate(report)
     assert outcomes(report) == {"SE-SVC-005": "pass", "SE-SVC-009": "pass", "SE-SVC-010": "waived",
-                                "SE-FILE-023": "unsupported", "SE-SVC-003": "pass"}  # fmt: skip
+                                "SE-FILE-023": "unsupported", "SE-SVC-003": "pass", "SE-SVC-004": "pass"}  # fmt: skip
     assert [w["requirement"] for w in report["waivers"] if w["applied"]] == ["SE-SVC-010"]
     assert report["target"]["version"] == "fake-1.0"
     assert report["capabilities"]["declared"] == []
@@ -76,6 +76,9 @@ def test_a_proven_failure_is_not_erased_by_a_harness_error(cli: Cli) -> None:
     document.validate(report)
     assert outcomes(report)["SE-SVC-003"] == "error"
     assert outcomes(report)["SE-SVC-005"] == "fail"
+    assert outcomes(report)["SE-SVC-004"] == "blocked"  # its preparation read the broken info
+    blocked = next(r for r in report["requirements"] if r["id"] == "SE-SVC-004")["tests"][0]["message"]
+    assert "covered by SE-SVC-005" in blocked
     assert "NOT CONFORMANT" in result.stdout
     assert "simulated harness failure" in result.stdout  # the error is listed beside the failure
     assert not cli.live()

@@ -11,7 +11,7 @@ import pytest
 
 from harness.client import SEClient
 from harness.errors import HarnessError
-from harness.expect import expect, expect_json, expect_status
+from harness.expect import arrange, expect, expect_json, expect_status
 
 HARNESS_ERROR_ENV = "FAKE_SUITE_HARNESS_ERROR"
 
@@ -46,3 +46,11 @@ def test_liveness(api: SEClient) -> None:
     if os.environ.get(HARNESS_ERROR_ENV):
         raise HarnessError("simulated harness failure", expected="nothing", hint="unset " + HARNESS_ERROR_ENV)
     expect_status(api.get("/health/live"), 200, req="SE-SVC-003")
+
+
+@pytest.mark.req("SE-SVC-004")
+def test_ready_once_info_answers(api: SEClient) -> None:
+    """Blocked, not failed, when /api/v1/info is broken: reading it only prepares the check."""
+    with arrange("read the info document"):
+        expect_status(api.get("/api/v1/info"), 200, req="SE-SVC-005", what="info")
+    expect_status(api.get("/health/ready"), 200, req="SE-SVC-004", what="readiness")
