@@ -188,7 +188,9 @@ def test_pytest_trouble_is_no_verdict(status: int) -> None:
 def test_a_proven_failure_outranks_errors() -> None:
     verdict = decide(checked(("MUST", FAIL), ("MUST", ERROR), ("MUST", BLOCKED)), pytest_status=2)
     assert verdict.exit_code == 1
-    assert verdict.failures and verdict.errors and verdict.blocked
+    assert verdict.failures
+    assert verdict.errors
+    assert verdict.blocked
     assert any("harness error" in r for r in verdict.reasons)  # listed, not erased
 
 
