@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from harness.client import SEClient
-from harness.expect import expect, expect_equal, expect_json, expect_status
+from harness.expect import arrange, expect, expect_equal, expect_json, expect_status
 from harness.targets.base import SEHandle
 from harness.tokens import TokenFactory
 from suites.support import fields
@@ -180,8 +180,11 @@ def test_mode_reported_identically(api: SEClient, se: SEHandle) -> None:
     expect_mode_reported(api.anonymous(), se.mode)
 
 
-ERROR_CASES = ("404-unknown-id", "401-no-token", "422-malformed-id", "400-non-uuid-file-id", "403-user-delete",
-               "409-duplicate-file-id")  # fmt: skip
+ERROR_CASE_RULES = {  # each provocation, and the requirement that says which 4xx it gets
+    "404-unknown-id": "SE-FILE-041", "401-no-token": "SE-AUTH-001", "422-malformed-id": "SE-FILE-042",
+    "400-non-uuid-file-id": "SE-FILE-008", "403-user-delete": "SE-FILE-034", "409-duplicate-file-id": "SE-FILE-009",
+}  # fmt: skip
+ERROR_CASES = tuple(ERROR_CASE_RULES)
 
 
 @pytest.mark.req("SE-SVC-016")
@@ -201,7 +204,11 @@ def test_errors_carry_detail(api: SEClient, tokens: TokenFactory, case: str) -> 
     else:
         stored = upload_ok(api)
         resp = api.upload(payload(10), file_id=stored.file_id)
-    expect_status(resp, int(case[:3]), req="SE-SVC-016", what=f"the error case {case}")
+    # Provoking the error prepares the check: a wrong status there is the covering rule's failure
+    # (e.g. a 500 for a duplicate id is SE-FILE-009's), and any 4xx must carry a detail.
+    with arrange(f"provoke the error case {case}"):
+        expect(400 <= resp.status_code < 500, req=ERROR_CASE_RULES[case], what=f"the error case {case}",
+               expected=f"a 4xx (the contract says {case[:3]})", resp=resp)  # fmt: skip
     body = expect_json(resp, req="SE-SVC-016")
     detail = body.get("detail") if isinstance(body, dict) else None
     allowed = (str, list) if case.startswith("422") else (str,)
