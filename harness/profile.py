@@ -19,13 +19,18 @@ A profile is a TOML file::
     expires = 2027-01-31
 
 Unknown keys are an error: a typo must not silently turn a capability off.
+
+Capabilities are declared, never assumed: a target without a profile file runs under ``NO_PROFILE``
+(name "none", no optional capability) unless the harness runs the reference SE itself; which profile a
+run uses is decided in one place, ``harness.targets.kinds.profile_for``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +54,7 @@ CONTRACT_ENV = (
     "JWT_ALGORITHM",
 )
 KNOWN_CAPABILITIES = ("range", "etag")
+NO_PROFILE_NAME = "none"
 REFERENCE_PROFILE = Path(__file__).parent / "profiles" / "reference.toml"
 _KEYS = {"name", "image", "command", "cwd", "port", "ready_path", "capabilities", "env", "extra_env", "waivers"}
 _WAIVER_KEYS = {"requirement", "reason", "expires"}
@@ -66,17 +72,19 @@ class Waiver:
 
 @dataclass(frozen=True)
 class TargetProfile:
-    name: str = "reference"
+    """A target's description. The defaults are the contract's names and no optional capability."""
+
+    name: str = NO_PROFILE_NAME
     image: str | None = None
     command: tuple[str, ...] = ()
     cwd: str | None = None
     port: int = 8000
     ready_path: str = "/health/ready"
-    capabilities: frozenset[str] = frozenset(KNOWN_CAPABILITIES)
+    capabilities: frozenset[str] = frozenset()
     env: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     waivers: tuple[Waiver, ...] = ()
-    source: str = "(built in)"
+    source: str = "(no profile file)"
 
     def env_name(self, contract_name: str) -> str:
         return self.env.get(contract_name, contract_name)
@@ -86,6 +94,30 @@ class TargetProfile:
         mapped = {self.env_name(k): v for k, v in values.items()}
         mapped.update(self.extra_env)
         return mapped
+
+    def declaring(self, capabilities: Iterable[str], source: str) -> TargetProfile:
+        """This profile with ``capabilities`` (checked: known names only) declared in addition to its own."""
+        extra = check_capabilities(capabilities, source)
+        if extra <= self.capabilities:
+            return self
+        return replace(self, capabilities=self.capabilities | extra)
+
+
+NO_PROFILE = TargetProfile()
+
+
+def check_capabilities(names: Iterable[str], source: str) -> frozenset[str]:
+    """``names`` as a set, or a ``ConfigurationError`` naming the unknown ones and listing the known ones."""
+    given = [str(n) for n in names]
+    unknown = sorted(set(given) - set(KNOWN_CAPABILITIES))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown capability {', '.join(repr(u) for u in unknown)} ({source})",
+            expected=f"any of {', '.join(KNOWN_CAPABILITIES)}",
+            hint="these are the optional capabilities that requirements in suites/requirements.toml name "
+            "(case-sensitive)",
+        )
+    return frozenset(given)
 
 
 def _bad(source: str, what: str, expected: str) -> ConfigurationError:
@@ -126,9 +158,9 @@ def parse_profile(data: dict[str, Any], source: str) -> TargetProfile:
         raise _bad(source, f"[env] maps unknown contract variable(s) {', '.join(bad_env)}",
                    f"names from the launch contract: {', '.join(CONTRACT_ENV)}")  # fmt: skip
     caps = data.get("capabilities", [])
-    bad_caps = sorted(set(caps) - set(KNOWN_CAPABILITIES))
-    if bad_caps:
-        raise _bad(source, f"unknown capability {', '.join(bad_caps)}", f"any of {', '.join(KNOWN_CAPABILITIES)}")
+    if not isinstance(caps, list):
+        raise _bad(source, "'capabilities' is not an array", 'an array of names, e.g. ["range", "etag"]')
+    caps = check_capabilities(caps, f"target profile {source}")
     command = data.get("command", [])
     if isinstance(command, str):
         raise _bad(source, "'command' is a string", 'an array of arguments, e.g. ["./my-se", "--serve"]')
@@ -139,7 +171,7 @@ def parse_profile(data: dict[str, Any], source: str) -> TargetProfile:
         cwd=data.get("cwd"),
         port=int(data.get("port", 8000)),
         ready_path=str(data.get("ready_path", "/health/ready")),
-        capabilities=frozenset(caps),
+        capabilities=caps,
         env={str(k): str(v) for k, v in env.items()},
         extra_env={str(k): str(v) for k, v in data.get("extra_env", {}).items()},
         waivers=parse_waivers(data.get("waivers", []), source),
@@ -148,7 +180,10 @@ def parse_profile(data: dict[str, Any], source: str) -> TargetProfile:
 
 
 def load_profile(path: Path | str | None) -> TargetProfile:
-    """Load a profile file; ``None`` gives the reference SE's own profile."""
+    """Load a profile file; ``None`` gives the reference SE's own profile (``harness/profiles/reference.toml``).
+
+    Which profile a run uses (the file's, the reference's or none) is ``harness.targets.kinds.profile_for``.
+    """
     file = Path(path) if path else REFERENCE_PROFILE
     try:
         data = tomllib.loads(file.read_text())

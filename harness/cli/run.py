@@ -26,17 +26,19 @@ from harness.cli.progress import ProgressView
 from harness.cli.summary import render
 from harness.errors import ConfigurationError
 from harness.plugin import options as opt
-from harness.profile import load_profile
+from harness.profile import KNOWN_CAPABILITIES
 from harness.report import document
 from harness.report.progress import PROGRESS_ENV, ProgressReader
 from harness.report.verdict import EXIT_NO_VERDICT, Verdict, no_report
 from harness.report.waivers import all_waivers, check_not_expired
 from harness.runstate import kill_group
+from harness.targets import kinds
 
 # Plugin options that `run` forwards; the command line spells them without "se-" (--se-url → --url).
 FORWARDED = (
-    opt.TARGET, opt.IMAGE, opt.COMMAND, opt.CWD, opt.PROFILE_FILE, opt.TABLE_PREFIX, opt.URL, opt.DB_DSN,
-    opt.STORAGE_PATH, opt.PRIVATE_KEY, *(opt.TOKEN_PREFIX + role for role in opt.ROLES), opt.PROFILE, opt.WAIVERS,
+    opt.TARGET, opt.IMAGE, opt.COMMAND, opt.CWD, opt.PROFILE_FILE, opt.CAPABILITY, opt.TABLE_PREFIX, opt.URL,
+    opt.DB_DSN, opt.STORAGE_PATH, opt.PRIVATE_KEY, *(opt.TOKEN_PREFIX + role for role in opt.ROLES), opt.PROFILE,
+    opt.WAIVERS,
 )  # fmt: skip
 HELP = {
     opt.TARGET: "where the SE comes from: docker, local processes, an already deployed url, or auto "
@@ -44,7 +46,10 @@ HELP = {
     opt.IMAGE: "docker target: the SE image to test (default: the reference image)",
     opt.COMMAND: "local target: command that starts the SE (default: python -m reference_service)",
     opt.CWD: "local target: working directory of --command",
-    opt.PROFILE_FILE: "target profile TOML: env names, port, readiness path, capabilities, waivers",
+    opt.PROFILE_FILE: "target profile TOML: env names, port, readiness path, capabilities, waivers; without one "
+                      "the SE claims no optional capability (the reference run by the harness itself excepted)",
+    opt.CAPABILITY: "declare an optional capability of the SE in addition to the profile's; repeatable "
+                    f"(known: {', '.join(KNOWN_CAPABILITIES)})",
     opt.TABLE_PREFIX: "url target: the SE's DB_TABLE_PREFIX (docker/local choose one per worker)",
     opt.URL: "url target: base URL of a deployed SE (127.0.0.1/localhost only)",
     opt.DB_DSN: "url target: read-only PostgreSQL DSN of the SE's database (enables the db tests)",
@@ -54,9 +59,11 @@ HELP = {
     opt.WAIVERS: "waiver file (TOML [[waivers]] requirement/reason/expires), added to the profile's",
 }  # fmt: skip
 CHOICES = {opt.TARGET: opt.TARGETS, opt.PROFILE: opt.PROFILES}
+# Repeatable options (argparse "append") and the type that checks each value.
+REPEATABLE: dict[str, Callable[[str], str]] = {opt.CAPABILITY: opt.capability_name}
 PATH_OPTIONS = (opt.PROFILE_FILE, opt.WAIVERS, opt.PRIVATE_KEY, opt.STORAGE_PATH, opt.CWD)
 DEFAULT_WORKERS = "2"  # = `-n auto` on the project's 2-core machines, explicit so bigger machines stay sane
-URL_WORKERS = "0"  # a deployed SE is one SE: parallel workers would share its files and counters
+SINGLE_SE_WORKERS = "0"  # one SE (url target): parallel workers would share its files and counters
 LOG_TAIL_LINES = 30
 
 
@@ -71,9 +78,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     for option in FORWARDED:
         role = option.removeprefix(opt.TOKEN_PREFIX) if option.startswith(opt.TOKEN_PREFIX) else None
         text = f"url target: a ready {role} token (instead of minting one)" if role else HELP[option]
+        metavar = "NAME" if option in REPEATABLE else cli_flag(option)[2:].upper().replace("-", "_")
         p.add_argument(cli_flag(option), dest=opt.dest(option), choices=CHOICES.get(option), help=text,
-                       metavar=None if option in CHOICES else cli_flag(option)[2:].upper().replace("-", "_"),
-                       default="auto" if option == opt.TARGET else None)  # fmt: skip
+                       metavar=None if option in CHOICES else metavar,
+                       action="append" if option in REPEATABLE else "store",
+                       type=REPEATABLE.get(option, str),
+                       default=kinds.AUTO if option == opt.TARGET else None)  # fmt: skip
     p.add_argument("-n", "--workers", default=None,
                    help="parallel workers (pytest-xdist), each with its own SE and table prefix: a number, "
                         "0 for none, or auto (one per core); default 2, and 0 for the url target")  # fmt: skip
@@ -117,12 +127,23 @@ class OutputPaths:
             stale.unlink(missing_ok=True)
 
 
-def is_url_target(args: argparse.Namespace) -> bool:
-    return bool(args.se_target == "url" or (args.se_target == "auto" and args.se_url))
+def settings_of(args: argparse.Namespace) -> kinds.TargetSettings:
+    return opt.settings_of(lambda name: getattr(args, name, None))
+
+
+def implied_kind(args: argparse.Namespace) -> kinds.TargetKind | None:
+    """The target kind the options name or imply, without probing the machine (``None``: docker or local)."""
+    return kinds.implied_kind(args.se_target, settings_of(args))
+
+
+def is_single_se(args: argparse.Namespace) -> bool:
+    kind = implied_kind(args)
+    return kind is not None and kind.single_se
 
 
 def workers_arg(args: argparse.Namespace) -> str:
-    value = str(args.workers) if args.workers is not None else URL_WORKERS if is_url_target(args) else DEFAULT_WORKERS
+    value = (str(args.workers) if args.workers is not None
+             else SINGLE_SE_WORKERS if is_single_se(args) else DEFAULT_WORKERS)  # fmt: skip
     if value in ("auto", "logical") or (value.isdigit() and int(value) >= 0):
         return value
     raise ConfigurationError(f"--workers {value!r} is not a worker count", expected="a number ≥ 0, or auto")
@@ -140,31 +161,30 @@ def pytest_command(args: argparse.Namespace, paths: OutputPaths) -> list[str]:
         value = getattr(args, opt.dest(option), None)
         if value is None:
             continue
-        if option in PATH_OPTIONS:
-            value = str(Path(value).resolve())
-        cmd += [option, str(value)]
+        values = value if option in REPEATABLE else [value]
+        for one in values:
+            cmd += [option, str(Path(one).resolve()) if option in PATH_OPTIONS else str(one)]
     if args.keyword:
         cmd += ["-k", args.keyword]
     return cmd + list(getattr(args, "pytest_args", []) or [])
 
 
 def preflight(args: argparse.Namespace) -> None:
-    """What can be checked in a second, before pytest: profile, waivers, url target, suite path."""
-    if workers_arg(args) != "0" and is_url_target(args):
-        print("se-conformance: warning: the url target is one SE shared by all workers; tests that count files "
-              "may see each other's (use -n 0 for a clean verdict)", file=sys.stderr)  # fmt: skip
+    """What can be checked in a second, before pytest: profile, capabilities, waivers, url target, suite path."""
+    kind = implied_kind(args)
+    if workers_arg(args) != "0" and kind is not None and kind.single_se:
+        print(f"se-conformance: warning: the {kind.name} target is one SE shared by all workers; tests that count "
+              "files may see each other's (use -n 0 for a clean verdict)", file=sys.stderr)  # fmt: skip
     if not args.suite.exists():
         raise ConfigurationError(f"the suite is not at {args.suite}", expected="the project's suites/ directory",
                                  hint="run se-conformance from a clone of the project (pip install -e .)")  # fmt: skip
-    profile = load_profile(args.se_profile_file)
+    settings = settings_of(args)
+    # kind None (auto without --url): pytest probes the machine later; the profile file, its waivers and the
+    # declared capabilities are checked here all the same.
+    profile = kinds.profile_for(kind, settings)
     check_not_expired(all_waivers(profile, args.se_waivers))
-    if is_url_target(args):
-        if not args.se_url:
-            raise ConfigurationError("--target url needs --url", expected="e.g. --url http://127.0.0.1:8000")
-        from harness.targets.url import UrlTarget
-
-        UrlTarget(url=args.se_url, profile=profile, prefix=args.se_table_prefix, dsn=args.se_db_dsn,
-                  storage_path=args.se_storage_path, ready_deadline_s=5.0)  # fmt: skip
+    if kind is not None:
+        kind.preflight(settings, profile)
 
 
 class PytestProcess:

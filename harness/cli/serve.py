@@ -22,13 +22,12 @@ from pathlib import Path
 from types import FrameType
 
 from harness.cli import run as run_cmd
-from harness.cli.serve_deploy import WORKER_NAME, Deployment, DockerDeployment, LocalDeployment
-from harness.errors import ConfigurationError
+from harness.cli.serve_deploy import DEPLOYMENTS, WORKER_NAME, Deployment
 from harness.plugin import options as opt
 from harness.postgres.info import PostgresInfo
-from harness.profile import load_profile
 from harness.report.verdict import EXIT_NO_VERDICT
 from harness.runstate import new_run_id, run_dir, sweep_local
+from harness.targets import kinds
 from harness.targets.base import MODES, SEHandle
 from harness.targets.launch import check_prefix
 from harness.tokens import TokenFactory
@@ -36,7 +35,8 @@ from harness.tokens import TokenFactory
 __all__ = ["TOKEN_LIFETIME_S", "WORKER_NAME", "add_parser", "describe", "run"]
 
 TOKEN_LIFETIME_S = 24 * 3600
-TARGETS = ("local", "docker")
+TARGETS = kinds.SERVE_KINDS
+DEFAULT_TARGET = kinds.LOCAL
 PAIR = ("a", "b")  # compose/docker-compose.yml: se-a (prefix se_a), se-b (prefix se_b)
 POLL_S = 0.5
 # Ctrl-C, `kill`, and the terminal closing: each stops serve and removes what it started.
@@ -46,7 +46,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="start PostgreSQL + the reference SE(s) for manual use (Ctrl-C stops)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--target", choices=TARGETS, default="local",
+    p.add_argument("--target", choices=TARGETS, default=DEFAULT_TARGET,
                    help="where to run them: local processes (default) or docker containers")  # fmt: skip
     p.add_argument("--pair", action="store_true",
                    help="two SEs on one PostgreSQL, prefixes <prefix>_a and <prefix>_b: the compose "
@@ -100,31 +100,21 @@ class _Stop:
 
 
 def deployment_for(args: argparse.Namespace, run_id: str, tokens: TokenFactory, public_key: Path) -> Deployment:
-    profile = load_profile(args.se_profile_file)
-    if args.target == "docker":
-        if args.se_command or args.se_cwd:
-            raise ConfigurationError(
-                "--command/--cwd start a local process; serve --target docker starts an image",
-                expected="--image IMG (or 'image' in the profile) with --target docker",
-                hint="drop --command/--cwd, or use --target local",
-            )
-        return DockerDeployment(run_id=run_id, profile=profile, tokens=tokens, public_key=public_key,
-                                image=args.se_image)  # fmt: skip
-    if args.se_image:
-        raise ConfigurationError(
-            "--image is for serve --target docker",
-            expected="--command CMD (or 'command' in the profile) with --target local",
-            hint="add --target docker, or drop --image",
-        )
-    return LocalDeployment(run_id=run_id, profile=profile, tokens=tokens, public_key=public_key,
-                           command=shlex.split(args.se_command) if args.se_command else None,
-                           cwd=args.se_cwd)  # fmt: skip
+    """The deployment of ``--target``'s kind, under the profile ``kinds.profile_for`` decides (the reference's
+    own for the reference, the file's, or none)."""
+    kind = kinds.kind_named(args.target)
+    profile = kinds.profile_for(kind, opt.settings_of(lambda name: getattr(args, name, None)))
+    return DEPLOYMENTS[kind.name].from_args(args, run_id=run_id, profile=profile, tokens=tokens,
+                                            public_key=public_key)  # fmt: skip
 
 
-def _suite_line(se: SEHandle, dsn: str, storage: str | None, private_key: Path) -> str:
+def _suite_line(se: SEHandle, dsn: str, storage: str | None, private_key: Path, capabilities: frozenset[str]) -> str:
+    """The ``run --target url`` line; it declares the served SE's capabilities (a url target assumes none)."""
     storage_opt = f" --storage-path {storage}" if storage else ""
+    flag = run_cmd.cli_flag(opt.CAPABILITY)
+    declared = "".join(f" {flag} {name}" for name in sorted(capabilities))
     return (f"se-conformance run --target url --url {se.base_url} --table-prefix {se.prefix} "
-            f"--db-dsn {shlex.quote(dsn)}{storage_opt} --private-key {private_key}")  # fmt: skip
+            f"--db-dsn {shlex.quote(dsn)}{storage_opt} --private-key {private_key}{declared}")  # fmt: skip
 
 
 def _se_block(deployment: Deployment, se: SEHandle, indent: str) -> list[str]:
@@ -161,10 +151,11 @@ def describe(deployment: Deployment, database: PostgresInfo, served: list[tuple[
     if len(served) > 1:
         tries.append(f"  curl -sS {auth} {last.base_url}/api/v1/files    # {last.prefix} does not see "
                      f"{first.prefix}'s files: one database, separate prefixes")  # fmt: skip
-    suites = [f"  {_suite_line(se, dsn, deployment.host_storage_path(se), private_key)}" for _, se in served]
+    capabilities = deployment.profile.capabilities
+    suites = [f"  {_suite_line(se, dsn, deployment.host_storage_path(se), private_key, capabilities)}"
+              for _, se in served]  # fmt: skip
     what = "the SE and PostgreSQL" if len(served) == 1 else "the SEs and PostgreSQL"
-    if deployment.kind == "docker":
-        what += " and removes their containers, network and volumes"
+    what += deployment.removes_also
     return "\n".join([
         *head,
         "",
@@ -199,9 +190,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         deployment = deployment_for(args, run_id, tokens, public_key)
         deployment.preflight()
-        kind = "a container" if deployment.kind == "docker" else "a local process"
         started = True
-        print(f"starting PostgreSQL ({kind}) …", flush=True)
+        print(f"starting PostgreSQL ({deployment.postgres_runs_as}) …", flush=True)
         database = deployment.start_postgres()
         served: list[tuple[Planned, SEHandle]] = []
         for item in planned:

@@ -6,17 +6,24 @@ kinds reuse the targets' own classes: ``LocalPostgres`` + ``LocalLifecycle``, ``
 ``DockerLifecycle``. The docker kind labels every container, network and volume with the run id and the
 creating process, so ``close()`` removes them by label, and a ``serve`` killed with SIGKILL leaves
 objects that the next run or ``se-conformance doctor --sweep`` removes.
+
+``DEPLOYMENTS`` maps each target kind that ``harness.targets.kinds`` marks ``serve`` to its class;
+``Deployment.from_args`` checks the options that kind accepts.
 """
 
 from __future__ import annotations
 
 import abc
+import argparse
+import shlex
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from harness.errors import ConfigurationError
 from harness.postgres.info import PostgresInfo
 from harness.profile import TargetProfile
+from harness.targets import kinds
 from harness.targets.base import Lifecycle, SEHandle
 from harness.tokens import TokenFactory
 
@@ -30,9 +37,14 @@ WORKER_NAME = "serve"
 class Deployment(abc.ABC):
     """One PostgreSQL and the SEs started on it, for ``serve``."""
 
+    #: The target kind (``harness.targets.kinds.KINDS``) whose machinery it uses.
     kind = ""
     #: How the SEs run, for the first printed line.
     runs_as = ""
+    #: How PostgreSQL runs, for the "starting" line.
+    postgres_runs_as = ""
+    #: What stopping removes besides the SEs and PostgreSQL, for the last printed line.
+    removes_also = ""
 
     def __init__(self, *, run_id: str, profile: TargetProfile, tokens: TokenFactory, public_key: Path) -> None:
         self.run_id = run_id
@@ -40,6 +52,12 @@ class Deployment(abc.ABC):
         self.tokens = tokens
         self.public_key = public_key
         self.lifecycle: Lifecycle | None = None
+
+    @classmethod
+    @abc.abstractmethod
+    def from_args(cls, args: argparse.Namespace, **common: Any) -> Deployment:
+        """The deployment for ``serve``'s options (``ConfigurationError`` for one this kind does not take);
+        ``common``: run_id, profile, tokens, public_key."""
 
     @abc.abstractmethod
     def preflight(self) -> None:
@@ -93,8 +111,9 @@ class Deployment(abc.ABC):
 class LocalDeployment(Deployment):
     """PostgreSQL from the system binaries and the SE(s) as processes of this machine."""
 
-    kind = "local"
+    kind = kinds.LOCAL
     runs_as = "local processes"
+    postgres_runs_as = "a local process"
 
     def __init__(self, *, run_id: str, profile: TargetProfile, tokens: TokenFactory, public_key: Path,
                  command: list[str] | None = None, cwd: str | None = None) -> None:  # fmt: skip
@@ -102,6 +121,16 @@ class LocalDeployment(Deployment):
         self.command = command
         self.cwd = cwd
         self._postgres: LocalPostgres | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, **common: Any) -> LocalDeployment:
+        if args.se_image:
+            raise ConfigurationError(
+                "--image is for serve --target docker",
+                expected="--command CMD (or 'command' in the profile) with --target local",
+                hint="add --target docker, or drop --image",
+            )
+        return cls(command=shlex.split(args.se_command) if args.se_command else None, cwd=args.se_cwd, **common)
 
     def preflight(self) -> None:
         from harness.postgres.local import find_pg_bin
@@ -143,8 +172,10 @@ class LocalDeployment(Deployment):
 class DockerDeployment(Deployment):
     """A PostgreSQL container and SE container(s) on a network of the run's own; ports on 127.0.0.1."""
 
-    kind = "docker"
+    kind = kinds.DOCKER
     runs_as = "docker containers"
+    postgres_runs_as = "a container"
+    removes_also = " and removes their containers, network and volumes"
 
     def __init__(self, *, run_id: str, profile: TargetProfile, tokens: TokenFactory, public_key: Path,
                  image: str | None = None) -> None:  # fmt: skip
@@ -153,6 +184,16 @@ class DockerDeployment(Deployment):
         self.se_image = ""
         self.network = ""
         self._run: DockerRun | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, **common: Any) -> DockerDeployment:
+        if args.se_command or args.se_cwd:
+            raise ConfigurationError(
+                "--command/--cwd start a local process; serve --target docker starts an image",
+                expected="--image IMG (or 'image' in the profile) with --target docker",
+                hint="drop --command/--cwd, or use --target local",
+            )
+        return cls(image=args.se_image, **common)
 
     def preflight(self) -> None:
         from harness.docker_util import client
@@ -210,3 +251,9 @@ class DockerDeployment(Deployment):
             self._run.stop()  # the PostgreSQL container, then everything labelled with the run
         else:
             sweep(self.run_id)
+
+
+#: ``serve --target NAME`` → its deployment: one per kind the registry marks ``serve``.
+DEPLOYMENTS: dict[str, type[Deployment]] = {cls.kind: cls for cls in (LocalDeployment, DockerDeployment)}
+if set(DEPLOYMENTS) != set(kinds.SERVE_KINDS):  # pragma: no cover - a programming error, caught by any import
+    raise RuntimeError(f"serve deployments {sorted(DEPLOYMENTS)} != kinds marked serve {sorted(kinds.SERVE_KINDS)}")

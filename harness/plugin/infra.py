@@ -5,6 +5,9 @@ things: the run id, the key pair, images and the PostgreSQL server. It hands the
 workers as a plain dict (``workerinput``); each worker then builds its own target with its own SE and
 table prefix. Keeping the shared part a dict means a worker never has to import Docker code to run
 against a local target, and the same dict serialises into the JSON report.
+
+What differs between kinds (the infrastructure, the worker's target, which profile applies) is looked up
+in ``harness.targets.kinds.KINDS``, never compared as a string here.
 """
 
 from __future__ import annotations
@@ -15,48 +18,66 @@ from typing import Any
 
 import pytest
 
-from harness.errors import ConfigurationError
 from harness.plugin import options as opt
-from harness.postgres.info import PostgresInfo
-from harness.profile import TargetProfile, load_profile
+from harness.profile import TargetProfile
 from harness.runstate import new_run_id, run_dir, sweep_local
+from harness.targets import kinds
 from harness.targets.base import Target
+from harness.targets.kinds import Infrastructure, TargetKind, TargetSettings, docker_answers
 from harness.tokens import TokenFactory
 
+__all__ = [
+    "SHARED_KEY",
+    "Controller",
+    "build_target",
+    "docker_answers",
+    "effective_profile",
+    "profile_of",
+    "resolve_kind",
+    "settings_of",
+    "worker_id",
+]
+
 SHARED_KEY = "se_conformance"
+_KIND_KEY = pytest.StashKey[TargetKind]()
+_PROFILE_KEY = pytest.StashKey[TargetProfile]()
 
 
-def docker_answers() -> bool:
-    try:
-        from harness.docker_util import engine_available
-    except ImportError:
-        return False
-    return engine_available()
+def settings_of(config: pytest.Config) -> TargetSettings:
+    return opt.settings_of(lambda name: config.getoption(name, None))
 
 
-def resolve_kind(config: pytest.Config) -> str:
-    kind = config.getoption(opt.dest(opt.TARGET)) or "auto"
-    if kind == "auto":
-        if config.getoption(opt.dest(opt.URL)):
-            return "url"
-        return "docker" if docker_answers() else "local"
-    return str(kind)
+def resolve_kind(config: pytest.Config) -> TargetKind:
+    """The run's target kind: a worker's is the controller's; the controller resolves it once (auto probes)."""
+    if _KIND_KEY not in config.stash:
+        shared = getattr(config, "workerinput", {}).get(SHARED_KEY)
+        if shared and shared.get("kind"):
+            config.stash[_KIND_KEY] = kinds.kind_named(str(shared["kind"]))
+        else:
+            requested = config.getoption(opt.dest(opt.TARGET), None)
+            config.stash[_KIND_KEY] = kinds.resolve_kind(requested, settings_of(config))
+    return config.stash[_KIND_KEY]
 
 
-def profile_of(config: pytest.Config) -> TargetProfile:
-    return load_profile(config.getoption(opt.dest(opt.PROFILE_FILE)))
+def effective_profile(config: pytest.Config) -> TargetProfile:
+    """The profile in force for this run (``kinds.profile_for``): the file's, the reference's, or none."""
+    if _PROFILE_KEY not in config.stash:
+        config.stash[_PROFILE_KEY] = kinds.profile_for(resolve_kind(config), settings_of(config))
+    return config.stash[_PROFILE_KEY]
+
+
+profile_of = effective_profile  # the name other modules import
 
 
 class Controller:
-    """Starts and stops the run's shared infrastructure."""
+    """Starts and stops the run's shared infrastructure, whichever kind's it is."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.kind = resolve_kind(config)
         self.run_id = new_run_id()
-        self.profile = profile_of(config)
-        self._postgres: Any = None
-        self._docker: Any = None
+        self.profile = effective_profile(config)
+        self._infrastructure: Infrastructure | None = None
         self.shared: dict[str, Any] = {}
 
     def start(self) -> dict[str, Any]:
@@ -70,62 +91,25 @@ class Controller:
         public_path = tokens.write_public_key(directory / "jwt-public.pem")
         self.shared = {
             "run_id": self.run_id,
-            "kind": self.kind,
+            "kind": self.kind.name,
             "private_key_path": str(key_path),
             "public_key_path": str(public_path),
             "database": None,
             "docker": None,
         }
-        if self.kind == "local":
-            from harness.postgres.local import LocalPostgres
-
-            self._postgres = LocalPostgres(run_id=self.run_id, name="pg-shared")
-            self.shared["database"] = self._postgres.start().to_dict()
-        elif self.kind == "docker":
-            from harness.targets.docker import DockerRun
-
-            self._docker = DockerRun(
-                run_id=self.run_id, image=self.config.getoption(opt.dest(opt.IMAGE)), profile=self.profile
-            )
-            self.shared["docker"] = self._docker.start()
-            self.shared["database"] = self.shared["docker"]["database"]
-        elif self.kind == "url" and not self.config.getoption(opt.dest(opt.URL)):
-            raise ConfigurationError("--se-target url needs --se-url", expected="e.g. --se-url http://127.0.0.1:8000")
+        self._infrastructure = self.kind.infrastructure(self.run_id, settings_of(self.config), self.profile)
+        self.shared.update(self._infrastructure.start())
         return self.shared
 
     def stop(self) -> None:
-        if self._docker is not None:
-            self._docker.stop()
-        if self._postgres is not None:
-            self._postgres.destroy()
+        if self._infrastructure is not None:
+            self._infrastructure.stop()
         sweep_local(self.run_id)
 
 
 def build_target(config: pytest.Config, shared: dict[str, Any], worker: str) -> Target:
-    kind = shared["kind"]
-    profile = profile_of(config)
-    database = PostgresInfo.from_dict(shared["database"]) if shared.get("database") else None
-    public_key = Path(shared["public_key_path"])
-    if kind == "local":
-        from harness.targets.local import LocalTarget
-
-        command = config.getoption(opt.dest(opt.COMMAND))
-        assert database is not None
-        return LocalTarget(
-            run_id=shared["run_id"], worker=worker, profile=profile, database=database, public_key_path=public_key,
-            command=command.split() if command else None, cwd=config.getoption(opt.dest(opt.CWD)),
-        )  # fmt: skip
-    if kind == "docker":
-        from harness.targets.docker import DockerTarget
-
-        return DockerTarget(shared=shared, worker=worker, profile=profile)
-    from harness.targets.url import UrlTarget
-
-    return UrlTarget(
-        url=config.getoption(opt.dest(opt.URL)), profile=profile,
-        prefix=config.getoption(opt.dest(opt.TABLE_PREFIX)), dsn=config.getoption(opt.dest(opt.DB_DSN)),
-        storage_path=config.getoption(opt.dest(opt.STORAGE_PATH)),
-    )  # fmt: skip
+    kind = kinds.kind_named(str(shared["kind"]))
+    return kind.build(settings_of(config), shared, worker, effective_profile(config))
 
 
 def worker_id(config: pytest.Config) -> str:

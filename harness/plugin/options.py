@@ -5,7 +5,15 @@ The CLI (`se-conformance run`) builds the same options, so both spell them throu
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
+from typing import Any
+
 import pytest
+
+from harness.errors import ConfigurationError
+from harness.profile import KNOWN_CAPABILITIES, check_capabilities
+from harness.targets.kinds import CAPABILITY_SOURCE, CHOICES, TargetSettings
 
 GROUP = "se-conformance"
 
@@ -14,6 +22,7 @@ IMAGE = "--se-image"
 COMMAND = "--se-command"
 CWD = "--se-cwd"
 PROFILE_FILE = "--se-profile-file"
+CAPABILITY = CAPABILITY_SOURCE  # "--se-capability", repeatable
 TABLE_PREFIX = "--se-table-prefix"
 URL = "--se-url"
 DB_DSN = "--se-db-dsn"
@@ -25,13 +34,31 @@ WAIVERS = "--se-waivers"
 REPORT_JSON = "--se-report-json"
 ONLY_REQ = "--se-req"
 
-TARGETS = ("auto", "docker", "local", "url")
+TARGETS = CHOICES  # auto and the kinds of harness.targets.kinds.KINDS
 PROFILES = ("core", "db", "fs", "lifecycle", "full")
 ROLES = ("user", "operator", "admin", "service")
 
 
 def dest(option: str) -> str:
     return option.lstrip("-").replace("-", "_")
+
+
+def capability_name(value: str) -> str:
+    """Type of ``--se-capability`` (and ``run --capability``): a known capability, else a usage error."""
+    try:
+        check_capabilities([value], "declared on the command line")
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def settings_of(get: Callable[[str], Any]) -> TargetSettings:
+    """The target settings from parsed options; ``get(dest)`` reads one (pytest's config or argparse's args)."""
+    return TargetSettings(
+        image=get(dest(IMAGE)), command=get(dest(COMMAND)), cwd=get(dest(CWD)), url=get(dest(URL)),
+        table_prefix=get(dest(TABLE_PREFIX)), db_dsn=get(dest(DB_DSN)), storage_path=get(dest(STORAGE_PATH)),
+        profile_file=get(dest(PROFILE_FILE)), capabilities=tuple(get(dest(CAPABILITY)) or ()),
+    )  # fmt: skip
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -43,7 +70,12 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(COMMAND, default=None,
                     help="local target: command that starts the SE (default: python -m reference_service)")  # fmt: skip
     group.addoption(CWD, default=None, help="local target: working directory of --se-command")
-    group.addoption(PROFILE_FILE, default=None, help="target profile TOML (env names, capabilities, waivers)")
+    group.addoption(PROFILE_FILE, default=None,
+                    help="target profile TOML (env names, capabilities, waivers); without one a target claims no "
+                         "optional capability, except the reference run by the harness itself")  # fmt: skip
+    group.addoption(CAPABILITY, action="append", default=None, metavar="NAME", type=capability_name,
+                    help=f"declare an optional capability of the SE, in addition to the profile's; repeatable "
+                         f"(known: {', '.join(KNOWN_CAPABILITIES)})")  # fmt: skip
     group.addoption(TABLE_PREFIX, default=None,
                     help="table prefix of the SE (url target); docker/local derive one per worker")  # fmt: skip
     group.addoption(URL, default=None, help="url target: base URL of a deployed SE (127.0.0.1 only)")

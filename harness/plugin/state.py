@@ -14,6 +14,7 @@ from harness.plugin import options as opt
 from harness.plugin.cleanup import remove_created_files
 from harness.plugin.infra import Controller, build_target, worker_id
 from harness.targets.base import Target
+from harness.targets.kinds import KINDS
 from harness.tokens import TokenFactory
 
 
@@ -24,7 +25,7 @@ class WorkerState:
     controller: Controller | None = None
     _target: Target | None = None
     _tokens: TokenFactory | None = None
-    # (base_url, file_id) of every file this worker created: a url target gets them deleted at the end.
+    # (base_url, file_id) of every file this worker created: deleted at the end where the kind says so (url).
     created: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -49,7 +50,8 @@ class WorkerState:
     def close(self) -> None:
         if self._target is None:
             return
-        if self._target.kind == "url" and self.created:
+        kind = KINDS.get(self._target.kind)
+        if kind is not None and kind.deletes_created_files and self.created:
             problems = remove_created_files(self.created, self.tokens())
             # Workers' stdout is swallowed by xdist; stderr reaches the console.
             for line in problems:
@@ -63,9 +65,7 @@ class StaticOrMintedTokens(TokenFactory):
 
     def __init__(self, config: pytest.Config, private_pem: bytes) -> None:
         super().__init__(private_pem)
-        self._given = {
-            role: config.getoption(opt.dest(opt.TOKEN_PREFIX + role)) for role in opt.ROLES
-        }
+        self._given = {role: config.getoption(opt.dest(opt.TOKEN_PREFIX + role)) for role in opt.ROLES}
 
     def _pick(self, role: str, minted: str) -> str:
         return self._given.get(role) or minted
