@@ -39,9 +39,10 @@ def transport_fault(response: httpx.Response) -> str | None:
     return str(found) if found else None
 
 
-def faulted_response(request: httpx.Request, fault: str) -> httpx.Response:
-    """A stand-in for the answer the SE never gave: status 0, empty body, the fault attached."""
-    return httpx.Response(FAULT_STATUS, request=request, extensions={FAULT_KEY: fault})
+def faulted_response(request: httpx.Request, fault: str, headers: Mapping[str, str] | None = None) -> httpx.Response:
+    """A stand-in for the answer the SE never gave properly: status 0, empty body, the fault attached,
+    and whatever headers did arrive before the fault."""
+    return httpx.Response(FAULT_STATUS, request=request, headers=headers, extensions={FAULT_KEY: fault})
 
 
 def exchange_of(response: httpx.Response) -> Exchange | None:
@@ -60,6 +61,7 @@ class Exchange:
     response_headers: dict[str, str] = field(default_factory=dict)
     response_body: bytes = b""
     error: str | None = None
+    streamed: bool = False  # the body was sent from an iterator and not kept
 
     def curl(self) -> str:
         parts = ["curl", "-sS", "-i", "-X", self.method]
@@ -67,7 +69,10 @@ class Exchange:
             if name.lower() in {"host", "content-length", "accept-encoding", "connection", "user-agent"}:
                 continue
             parts += ["-H", f"{name}: {value}"]
-        if self.request_body:
+        if self.streamed:
+            size = self.request_headers.get("content-length", "?")
+            parts += ["--data-binary", f"@<streamed body, {size} bytes>"]
+        elif self.request_body:
             ctype = self.request_headers.get("content-type", "")
             if ctype.startswith("multipart/"):
                 parts += ["--data-binary", f"@<multipart body, {len(self.request_body)} bytes>"]
@@ -160,17 +165,28 @@ class SEClient:
             headers["Authorization"] = f"Bearer {self.token}"
         if self.requirement_ids:
             headers.setdefault(REQUIREMENT_HEADER, ",".join(self.requirement_ids))
+        # A body given as an iterator (a large generated upload) is streamed, never held in memory.
+        streamed = not isinstance(kwargs.get("content", b""), bytes | str)
         request = self._http.build_request(method, path, headers=headers, **kwargs)
-        exchange = Exchange(method, str(request.url), _redact(request.headers), request.read() or None)
+        body = None if streamed else request.read() or None
+        exchange = Exchange(method, str(request.url), _redact(request.headers), body, streamed=streamed)
         self.exchanges.append(exchange)
+        head: httpx.Response | None = None
         try:
-            response = self._http.send(request)
+            head = self._http.send(request, stream=True)
+            response = head
             response.read()
         except SE_TRANSPORT_FAULTS as exc:
             exchange.error = f"{type(exc).__name__}: {exc}"
+            # What arrived before the fault (status line and headers of a body cut short) is kept for
+            # checks that look only at headers; the stand-in still has status 0.
+            received = dict(head.headers) if head is not None else {}
+            exchange.response_headers = received
             self._announce(exchange)
-            response = faulted_response(request, exchange.error)
+            response = faulted_response(request, exchange.error, received)
             response.extensions[EXCHANGE_KEY] = exchange
+            if head is not None:
+                head.close()
             return response
         except httpx.HTTPError as exc:
             exchange.error = f"{type(exc).__name__}: {exc}"

@@ -91,9 +91,11 @@ def expect_answered(resp: httpx.Response, *, req: str, what: str) -> httpx.Respo
     return resp
 
 
-# A download whose body does not match its framing (Content-Length, chunks) breaks one rule wherever it
-# shows up: the download's Content-Length. Every other fault fails the check that looks at the answer.
-BODY_FRAMING_OWNER = "SE-FILE-019"
+# A download whose body ends before its declared length (a dropped chunk, or a Content-Length that
+# overstates) did not deliver the exact bytes, wherever it shows up: SE-FILE-018's failure. (The header
+# itself is SE-FILE-019's, checked on its own: a cut-short answer keeps the headers that arrived.)
+# Every other fault fails the check that looks at the answer.
+BODY_FRAMING_OWNER = "SE-FILE-018"
 _BODY_FRAMING = "message body"  # httpx: "peer closed connection without sending complete message body: ..."
 
 

@@ -7,7 +7,7 @@ import jwt
 import pytest
 
 from harness.client import SEClient
-from harness.expect import expect, expect_status
+from harness.expect import arrange, expect, expect_status
 from harness.tokens import REQUIRED_CLAIMS, TokenFactory
 from suites.support.data import new_uuid, payload
 from suites.support.files import (
@@ -24,21 +24,24 @@ from suites.support.files import (
 )
 from suites.support.inspect import metadata_diff
 
-# (method, path template) of every endpoint that needs a token; {id} is a well-formed unknown UUID.
-PROTECTED = (
-    ("GET", FILES),
-    ("POST", UPLOAD),
-    ("GET", file_path("{id}")),
-    ("GET", download_path("{id}")),
-    ("PATCH", file_path("{id}")),
-    ("DELETE", file_path("{id}")),
-    ("DELETE", gc_path("{id}")),
-    ("GET", gc_exists_path("{id}")),
-    ("GET", f"{CACHE}/consistency"),
-    ("POST", f"{CACHE}/rebuild"),
-    ("POST", f"{CACHE}/rebuild/incremental"),
-    ("POST", f"{CACHE}/cleanup-expired"),
-)
+# (method, path template) of every endpoint that needs a token, with the requirement that says the
+# endpoint exists and what it answers; {id} is a well-formed unknown UUID.
+ENDPOINT_RULES = {
+    ("GET", FILES): "SE-FILE-036",
+    ("POST", UPLOAD): "SE-FILE-001",
+    ("GET", file_path("{id}")): "SE-FILE-015",
+    ("GET", download_path("{id}")): "SE-FILE-018",
+    ("PATCH", file_path("{id}")): "SE-FILE-028",
+    ("DELETE", file_path("{id}")): "SE-FILE-033",
+    ("DELETE", gc_path("{id}")): "SE-GC-001",
+    ("GET", gc_exists_path("{id}")): "SE-GC-005",
+    ("GET", f"{CACHE}/consistency"): "SE-CACHE-001",
+    ("POST", f"{CACHE}/rebuild"): "SE-CACHE-005",
+    ("POST", f"{CACHE}/rebuild/incremental"): "SE-CACHE-008",
+    ("POST", f"{CACHE}/cleanup-expired"): "SE-CACHE-010",
+}
+PROTECTED = tuple(ENDPOINT_RULES)
+NO_SUCH_ROUTE = (404, 405)
 
 # Every broken token the harness mints, with the requirement it breaks (unknown_role is not a 401 case:
 # see test_roles). Listed explicitly so collection is identical on every xdist worker.
@@ -67,6 +70,17 @@ def send(
     return client.request(method, path)
 
 
+def expect_route_exists(service: SEClient, method: str, template: str, file_id: str) -> None:
+    """A 404/405 without a token may only mean the SE has no such endpoint at all: asked with a valid
+    token for the stored file, it answers the same. Then the endpoint's own rule is broken, and there
+    is nothing to authenticate: the check is blocked, naming that rule."""
+    probe = send(service, method, template, file_id=file_id, upload_id=new_uuid())
+    with arrange(f"{method} {template} exists"):
+        expect(probe.status_code not in NO_SUCH_ROUTE, req=ENDPOINT_RULES[(method, template)],
+               what=f"{method} {template} with a valid token", expected="an endpoint that exists",
+               resp=probe)  # fmt: skip
+
+
 def expect_bearer_challenge(resp: httpx.Response, *, req: str) -> None:
     challenge = resp.headers.get("www-authenticate", "")
     expect(challenge.lower().startswith("bearer"), req=req, what="WWW-Authenticate of the 401",
@@ -75,7 +89,7 @@ def expect_bearer_challenge(resp: httpx.Response, *, req: str) -> None:
 
 @pytest.mark.req("SE-AUTH-001")
 @pytest.mark.parametrize(("method", "template"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
-def test_no_token_is_401_with_bearer_challenge(api: SEClient, method: str, template: str) -> None:
+def test_no_token_is_401_with_bearer_challenge(api: SEClient, tokens: TokenFactory, method: str, template: str) -> None:
     """Aimed at a stored file (and, for the upload, at a chosen free id), so "does nothing" is observable:
     the file keeps its metadata and bytes, and the upload's id stays free."""
     req = "SE-AUTH-001"
@@ -83,6 +97,8 @@ def test_no_token_is_401_with_bearer_challenge(api: SEClient, method: str, templ
     before = get_meta(api, stored.file_id, what="metadata before the anonymous request")
     upload_id = new_uuid()
     resp = send(api.anonymous(), method, template, file_id=stored.file_id, upload_id=upload_id)
+    if resp.status_code in NO_SUCH_ROUTE:
+        expect_route_exists(api.with_token(tokens.service), method, template, stored.file_id)
     expect_status(resp, 401, req=req, what=f"{method} {template} without Authorization")
     expect_bearer_challenge(resp, req=req)
     after = expect_present(api, stored, req=req, what=f"the file after the refused {method} {template}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import random
 import uuid
+from collections.abc import Iterator
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
@@ -22,6 +24,27 @@ def unique_name(stem: str = "conformance", ext: str = ".bin") -> str:
 def payload(size: int = 1024) -> bytes:
     """Random bytes (random, so a test can never pass on another file's content by accident)."""
     return os.urandom(size)
+
+
+GENERATED_CHUNK = 1 << 20
+
+
+def generated(size: int, seed: int, chunk: int = GENERATED_CHUNK) -> Iterator[bytes]:
+    """``size`` pseudo-random bytes from ``seed``, made chunk by chunk: the same bytes every time, so a
+    large file can be sent and checked again without ever being held (or shipped) whole."""
+    rng = random.Random(seed)
+    left = size
+    while left > 0:
+        n = min(chunk, left)
+        yield rng.randbytes(n)
+        left -= n
+
+
+def generated_sha256(size: int, seed: int) -> str:
+    digest = hashlib.sha256()
+    for block in generated(size, seed):
+        digest.update(block)
+    return digest.hexdigest()
 
 
 def sha256_hex(data: bytes) -> str:

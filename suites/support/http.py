@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -114,6 +114,22 @@ def expect_clean_headers(resp: httpx.Response, *, req: str, forbidden: tuple[str
 # -- multipart built by hand (httpx percent-encodes what a hostile client would send raw) ----------
 
 
+def _boundary() -> str:
+    return f"seconformance{uuid.uuid4().hex}"
+
+
+def _file_part_head(boundary: str, filename_param: bytes, content_type: str) -> bytes:
+    return (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '.encode()
+        + filename_param
+        + f"\r\nContent-Type: {content_type}\r\n\r\n".encode()
+    )
+
+
+def _content_type(boundary: str) -> dict[str, str]:
+    return {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
 def raw_multipart(
     filename_param: bytes,
     content: bytes,
@@ -122,18 +138,29 @@ def raw_multipart(
 ) -> tuple[bytes, dict[str, str]]:
     """A multipart/form-data body whose file part's Content-Disposition ends in ``filename_param``
     exactly as given (raw bytes: control characters, UTF-8, even CR/LF)."""
-    boundary = f"seconformance{uuid.uuid4().hex}"
+    boundary = _boundary()
     parts: list[bytes] = []
     for name, value in (fields or {}).items():
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value.encode())
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '.encode()
-        + filename_param
-        + f"\r\nContent-Type: {content_type}\r\n\r\n".encode()
-        + content
-    )
+    parts.append(_file_part_head(boundary, filename_param, content_type) + content)
     body = b"\r\n".join(parts) + f"\r\n--{boundary}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    return body, _content_type(boundary)
+
+
+def streamed_multipart(
+    chunks: Iterable[bytes], size: int, filename: str, content_type: str = "application/octet-stream"
+) -> tuple[Iterator[bytes], dict[str, str]]:
+    """An upload body sent chunk by chunk (never held whole), with its exact Content-Length."""
+    boundary = _boundary()
+    head = _file_part_head(boundary, quoted_filename(filename), content_type)
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        yield from chunks
+        yield tail
+
+    return body(), {**_content_type(boundary), "Content-Length": str(len(head) + size + len(tail))}
 
 
 def quoted_filename(name: str) -> bytes:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from harness.dbview import DbView
-from harness.expect import expect, expect_equal, expect_json, expect_status, fail
+from harness.expect import arrange, expect, expect_equal, expect_json, expect_status, fail
 from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload
 from suites.support.files import created_id, get_meta, upload_ok
@@ -216,7 +216,8 @@ def test_gc_of_unknown_id_writes_no_row(db: DbView, api: Any, tokens: TokenFacto
     resp = who.service.delete(f"/api/v1/gc/{fid}", json={"reason": "never stored"})
     # SE-GC-006 allows 200 already_deleted or 404 for an id the SE does not hold; which one is SE-GC-007's
     # (SHOULD) business, not the WAL's.
-    expect_status(resp, (200, 404), req="SE-WAL-012", what="GC delete of an id never stored")
+    with arrange("GC delete of an id never stored"):  # its answer is SE-GC-006's to judge
+        expect_status(resp, (200, 404), req="SE-GC-006", what="GC delete of an id never stored")
     rows = wal_rows_of(db, file_ids=[fid], subs=who.subs)
     expect(
         not rows and db.wal_count() == count,
