@@ -18,8 +18,9 @@ import httpx
 REQUIREMENT_HEADER = "X-SE-Requirement"
 REDACTED = "<token>"
 BODY_PREVIEW = 2000
-DEFAULT_READ_TIMEOUT_S = 30.0
-DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_READ_TIMEOUT_S, connect=5.0)
+DEFAULT_READ_TIMEOUT_S = 30.0  # generous: a read timeout of a ready SE is its failure (--se-read-timeout)
+CONNECT_TIMEOUT_S = 5.0
+DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
 EXCHANGE_KEY = "se_conformance.exchange"
 FAULT_KEY = "se_conformance.transport_fault"
 # Faults of an SE that accepted the connection: it reset or closed it after the request was sent, sent

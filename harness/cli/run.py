@@ -38,7 +38,7 @@ from harness.targets import kinds
 FORWARDED = (
     opt.TARGET, opt.IMAGE, opt.COMMAND, opt.CWD, opt.PROFILE_FILE, opt.CAPABILITY, opt.TABLE_PREFIX, opt.URL,
     opt.DB_DSN, opt.STORAGE_PATH, opt.PRIVATE_KEY, *(opt.TOKEN_PREFIX + role for role in opt.ROLES), opt.PROFILE,
-    opt.WAIVERS,
+    opt.WAIVERS, opt.READ_TIMEOUT,
 )  # fmt: skip
 HELP = {
     opt.TARGET: "where the SE comes from: docker, local processes, an already deployed url, or auto "
@@ -57,10 +57,13 @@ HELP = {
     opt.PRIVATE_KEY: "url target: PEM private key matching the SE's JWT public key",
     opt.PROFILE: "which tests: core (HTTP only), db, fs, lifecycle, full (default)",
     opt.WAIVERS: "waiver file (TOML [[waivers]] requirement/reason/expires), added to the profile's",
+    opt.READ_TIMEOUT: "seconds the SE may take to answer one request before that is its failure "
+                      f"(a transport fault; default {opt.DEFAULT_READ_TIMEOUT_S:g})",
 }  # fmt: skip
 CHOICES = {opt.TARGET: opt.TARGETS, opt.PROFILE: opt.PROFILES}
 # Repeatable options (argparse "append") and the type that checks each value.
 REPEATABLE: dict[str, Callable[[str], str]] = {opt.CAPABILITY: opt.capability_name}
+TYPES: dict[str, Callable[[str], object]] = {opt.READ_TIMEOUT: opt.seconds}
 PATH_OPTIONS = (opt.PROFILE_FILE, opt.WAIVERS, opt.PRIVATE_KEY, opt.STORAGE_PATH, opt.CWD)
 DEFAULT_WORKERS = "2"  # = `-n auto` on the project's 2-core machines, explicit so bigger machines stay sane
 SINGLE_SE_WORKERS = "0"  # one SE (url target): parallel workers would share its files and counters
@@ -82,7 +85,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         p.add_argument(cli_flag(option), dest=opt.dest(option), choices=CHOICES.get(option), help=text,
                        metavar=None if option in CHOICES else metavar,
                        action="append" if option in REPEATABLE else "store",
-                       type=REPEATABLE.get(option, str),
+                       type=REPEATABLE.get(option) or TYPES.get(option, str),
                        default=kinds.AUTO if option == opt.TARGET else None)  # fmt: skip
     p.add_argument("-n", "--workers", default=None,
                    help="parallel workers (pytest-xdist), each with its own SE and table prefix: a number, "

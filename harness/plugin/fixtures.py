@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
-from harness.client import Exchange, SEClient
+from harness.client import CONNECT_TIMEOUT_S, DEFAULT_READ_TIMEOUT_S, Exchange, SEClient
 from harness.dbview import DbView
+from harness.plugin import options as opt
 from harness.plugin.selection import requirement_ids
 from harness.plugin.state import STATE_KEY, WorkerState
 from harness.report.allure_steps import exchange_step
@@ -28,6 +30,11 @@ def _state(request: pytest.FixtureRequest) -> WorkerState:
             "  expected: the suite run with --se-target (docker, local or url), or `se-conformance run`"
         )
     return state
+
+
+def read_timeout(config: pytest.Config) -> httpx.Timeout:
+    seconds = float(config.getoption(opt.dest(opt.READ_TIMEOUT), DEFAULT_READ_TIMEOUT_S))
+    return httpx.Timeout(seconds, connect=CONNECT_TIMEOUT_S)
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +60,11 @@ def client_for(request: pytest.FixtureRequest, tokens: TokenFactory) -> Iterator
     setattr(request.node, JOURNAL_ATTR, journal)
     made: list[SEClient] = []
     ids = requirement_ids(request.node)
+    timeout = read_timeout(request.config)
 
     def make(handle: SEHandle, token: str | None = None) -> SEClient:
         client = SEClient(handle.base_url, token, ids, journal=journal, on_created=state.note_created,
-                          on_exchange=exchange_step)  # fmt: skip
+                          on_exchange=exchange_step, timeout=timeout)  # fmt: skip
         made.append(client)
         setattr(request.node, SES_ATTR, [*getattr(request.node, SES_ATTR, []), handle])
         return client

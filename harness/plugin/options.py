@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from harness.client import DEFAULT_READ_TIMEOUT_S
 from harness.errors import ConfigurationError
 from harness.profile import KNOWN_CAPABILITIES, check_capabilities
 from harness.targets.kinds import CAPABILITY_SOURCE, CHOICES, TargetSettings
@@ -33,6 +34,7 @@ PROFILE = "--se-profile"
 WAIVERS = "--se-waivers"
 REPORT_JSON = "--se-report-json"
 ONLY_REQ = "--se-req"
+READ_TIMEOUT = "--se-read-timeout"
 
 TARGETS = CHOICES  # auto and the kinds of harness.targets.kinds.KINDS
 PROFILES = ("core", "db", "fs", "lifecycle", "full")
@@ -59,6 +61,17 @@ def settings_of(get: Callable[[str], Any]) -> TargetSettings:
         table_prefix=get(dest(TABLE_PREFIX)), db_dsn=get(dest(DB_DSN)), storage_path=get(dest(STORAGE_PATH)),
         profile_file=get(dest(PROFILE_FILE)), capabilities=tuple(get(dest(CAPABILITY)) or ()),
     )  # fmt: skip
+
+
+def seconds(value: str) -> float:
+    """Type of ``--se-read-timeout``: a positive number of seconds."""
+    try:
+        parsed = float(value)
+    except ValueError:
+        parsed = -1.0
+    if not parsed > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return parsed
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -90,3 +103,6 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(ONLY_REQ, default=None,
                     help="run only the tests of these requirement IDs (comma-separated), e.g. SE-FILE-001")  # fmt: skip
     group.addoption(REPORT_JSON, default=None, help="write the JSON conformance report to this path")
+    group.addoption(READ_TIMEOUT, type=seconds, default=DEFAULT_READ_TIMEOUT_S, metavar="SECONDS",
+                    help="how long the SE may take to answer one request before that counts as its failure "
+                         f"(a transport fault of the check); default {DEFAULT_READ_TIMEOUT_S:g}")  # fmt: skip
