@@ -8,7 +8,11 @@ from urllib.parse import quote
 
 # RFC 5987 attr-char minus nothing: what may stay unescaped in filename*=UTF-8''...
 _ATTR_CHARS = "!#$&+-.^_`|~"
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.ASCII)
+# At most 18 digits per position (< 10**18 bytes, beyond any file): a longer number is not a byte
+# position we parse, so the header is malformed and ignored (whole file). Unbounded, int() of a
+# 4300+ digit number raises ValueError, and hostile headers must never reach that.
+MAX_POSITION_DIGITS = 18
+_RANGE = re.compile(rf"bytes=(\d{{0,{MAX_POSITION_DIGITS}}})-(\d{{0,{MAX_POSITION_DIGITS}}})", re.ASCII)
 
 
 def ascii_fallback(name: str) -> str:
@@ -39,7 +43,8 @@ class Unsatisfiable(Exception):
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """A single byte range as (first, last) inclusive; None to send the whole file.
 
-    Syntactically invalid or multi-range headers are ignored (RFC 9110 §14.2 allows it);
+    Syntactically invalid or multi-range headers, and positions of more than
+    ``MAX_POSITION_DIGITS`` digits, are ignored (RFC 9110 §14.2 allows it);
     :class:`Unsatisfiable` when the range starts beyond the end (→ 416).
     """
     if not header or "," in header:

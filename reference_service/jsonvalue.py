@@ -12,6 +12,10 @@ import math
 from typing import Any
 
 MAX_DEPTH = 32
+# Python's own int() limit (sys.get_int_max_str_digits) is 4300 and raises a plain ValueError deep
+# inside json.loads; bounding the digits ourselves makes the refusal explicit and independent of
+# PYTHONINTMAXSTRDIGITS. Any such number would break the 4096-byte sidecar limit anyway.
+MAX_INT_DIGITS = 1000
 
 
 class InvalidValue(ValueError):
@@ -63,11 +67,29 @@ def _reject_constant(name: str) -> Any:
     raise InvalidValue(f"{name} is not valid JSON")
 
 
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise InvalidValue(f"an integer has more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)  # float() has no digit limit; 1e400 becomes inf, which JSON cannot carry
+    if not math.isfinite(value):
+        raise InvalidValue(f"the number {text[:40]} is out of range")
+    return value
+
+
 def parse_object(text: str, what: str) -> dict[str, Any]:
+    """Parse a JSON object from user input: every way it can fail is :class:`InvalidValue` (→ 4xx)."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_int=_bounded_int, parse_float=_finite_float)
+    except InvalidValue as exc:
+        raise InvalidValue(f"{what} is not acceptable JSON: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InvalidValue(f"{what} is not valid JSON: {exc.msg} at position {exc.pos}") from None
     except RecursionError:
         raise InvalidValue(f"{what} is nested too deeply") from None
+    except ValueError as exc:  # anything else json.loads may raise on hostile input is still the input's fault
+        raise InvalidValue(f"{what} is not valid JSON ({type(exc).__name__})") from None
     return check_object(value, what)
