@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reference_service.errors import CLIENT_CLOSED
 from reference_service.metrics import Metrics
 
 log = logging.getLogger("reference_service.access")
@@ -28,16 +29,31 @@ class AccessLog:
             return
         start = time.perf_counter()
         status = 500
+        started = False
+        gone_early = False
+
+        async def receive_wrapper() -> Message:
+            nonlocal gone_early
+            message = await receive()
+            if message["type"] == "http.disconnect" and not started:
+                gone_early = True
+            return message
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
+                started = True
                 status = int(message["status"])
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive_wrapper, send_wrapper)
         finally:
+            # A client that left before the answer started gets 499 whatever the app made of it
+            # (FastAPI turns a disconnect while reading a JSON body into a 400): an abort is the
+            # client's doing and must neither look like a server error nor like a bad request.
+            if gone_early:
+                status = CLIENT_CLOSED
             elapsed = time.perf_counter() - start
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"

@@ -70,6 +70,31 @@ class Wal:
             )
         return entry
 
+    async def record_failure(
+        self, operation_type: str, file_id: uuid.UUID | None, user_id: str, data: dict[str, Any],
+        started_at: datetime, error: str,
+    ) -> uuid.UUID:  # fmt: skip
+        """One row written straight as ``rolled_back``: for an operation that failed before it needed
+        a ``pending`` row (nothing of it is left for recovery to clean), but that the log must show."""
+        tx_id = uuid.uuid4()
+        now = max(utcnow(), started_at)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(self.table).values(
+                    transaction_id=tx_id,
+                    operation_type=operation_type,
+                    status="rolled_back",
+                    file_id=file_id,
+                    operation_data=data,
+                    error_message=error[:2000],
+                    started_at=started_at,
+                    completed_at=now,
+                    duration_ms=int((now - started_at).total_seconds() * 1000),
+                    user_id=user_id,
+                )
+            )
+        return tx_id
+
     async def commit_in(self, conn: AsyncConnection, entry: WalEntry, data: dict[str, Any]) -> datetime:
         """Mark committed inside the caller's transaction (atomic with the metadata change)."""
         values = _finish_values(entry, "committed")

@@ -14,12 +14,13 @@ from reference_service.auth import Principal
 from reference_service.context import Context
 from reference_service.errors import BadRequest, Conflict, InsufficientStorage
 from reference_service.jsonvalue import InvalidValue, check_text, parse_object
+from reference_service.operations.abort import record_abort
 from reference_service.operations.common import as_service_error, best_effort, describe, encode_sidecar, paths
 from reference_service.records import FileRecord, utcnow
 from reference_service.storage import layout, sidecar
 from reference_service.storage.capacity import CapacityExceeded
 from reference_service.storage.fsops import place_no_clobber, remove_durably, remove_quietly, temp_siblings
-from reference_service.storage.receive import ReceivedFile, UploadRejected, receive
+from reference_service.storage.receive import BodyAborted, ReceivedFile, UploadRejected, receive
 
 MAX_ORIGINAL_FILENAME = 500  # the column width; longer names are refused rather than cut
 MAX_VERSION = 50
@@ -63,6 +64,7 @@ def _fields(received: ReceivedFile, who: Principal) -> dict[str, Any]:
 
 
 async def handle(ctx: Context, who: Principal, request: Request) -> FileRecord:
+    started_at = utcnow()
     async with ctx.engine.connect() as conn:
         used, _count = await repository.usage(conn, ctx.tables)
     declared = request.headers.get("content-length", "")
@@ -76,6 +78,8 @@ async def handle(ctx: Context, who: Principal, request: Request) -> FileRecord:
             raise BadRequest(str(exc)) from None
         except CapacityExceeded as exc:
             raise InsufficientStorage(str(exc)) from None
+        except BodyAborted as exc:
+            raise await record_abort(ctx, who, exc, declared, started_at) from None
         try:
             record = await _store(ctx, who, received)
         finally:

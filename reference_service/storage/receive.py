@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from reference_service.storage.capacity import Reservation
 from reference_service.storage.fsops import remove_quietly
@@ -31,6 +31,19 @@ MAX_HEADER_BYTES = 8 * 1024
 
 class UploadRejected(Exception):
     """The request body is not an acceptable multipart upload (→ 400)."""
+
+
+class BodyAborted(Exception):
+    """The client closed the connection before the body ended; the temp file is already removed."""
+
+    def __init__(self, body_bytes: int, file_bytes: int, temp_path: Path, filename: str | None,
+                 fields: dict[str, str]) -> None:  # fmt: skip
+        super().__init__(f"the client closed the connection after {body_bytes} body bytes")
+        self.body_bytes = body_bytes
+        self.file_bytes = file_bytes
+        self.temp_path = temp_path
+        self.filename = filename
+        self.fields = fields
 
 
 @dataclass
@@ -191,8 +204,9 @@ def _close_synced(fh: IO[bytes]) -> None:
 async def receive(request: Request, incoming: Path, reservation: Reservation) -> ReceivedFile:
     """Stream the body into a temp file; the caller owns (and must remove) ``temp_path``.
 
-    Raises :class:`UploadRejected` for a malformed body and ``CapacityExceeded`` from the
-    reservation; in both cases the temp file is already gone.
+    Raises :class:`UploadRejected` for a malformed body, :class:`BodyAborted` when the client goes
+    away mid-body, and ``CapacityExceeded`` from the reservation; in each case the temp file is
+    already gone.
     """
     boundary = boundary_of(request.headers.get("content-type"))
     incoming.mkdir(parents=True, exist_ok=True)
@@ -203,9 +217,11 @@ async def receive(request: Request, incoming: Path, reservation: Reservation) ->
                      "on_headers_finished", "on_part_data", "on_part_end", "on_end")
     }  # fmt: skip
     parser = MultipartParser(boundary, callbacks, max_header_size=MAX_HEADER_BYTES)
+    body_bytes = 0
     try:
         async for chunk in request.stream():
             if chunk:
+                body_bytes += len(chunk)
                 parser.write(chunk)
                 await rx.flush()
         parser.finalize()
@@ -213,6 +229,10 @@ async def receive(request: Request, incoming: Path, reservation: Reservation) ->
     except MultipartParseError as exc:
         rx.cleanup()
         raise UploadRejected(f"malformed multipart body: {exc}") from None
+    except ClientDisconnect:
+        rx.cleanup()
+        filename = rx.file.filename if rx.file else None
+        raise BodyAborted(body_bytes, rx.reservation.bytes, rx.temp_path, filename, dict(rx.fields)) from None
     except BaseException:
         rx.cleanup()
         raise
