@@ -71,7 +71,7 @@ def test_list_collects_without_starting_anything(cli: Cli) -> None:
     assert result.code == 0, result
     data = json.loads(result.stdout)
     by_name = {t["nodeid"].rsplit("::", 1)[-1]: t for t in data["tests"]}
-    assert len(by_name) == 5
+    assert len(by_name) == 6
     assert by_name["test_ranges_are_announced"]["capabilities"] == ["range"]
     assert by_name["test_info_has_a_version"]["requirements"] == ["SE-SVC-005"]
     assert data["areas"]["service"]["tests"]["core"] == 4
