@@ -74,7 +74,7 @@ def test_list_collects_without_starting_anything(cli: Cli) -> None:
     assert len(by_name) == 6
     assert by_name["test_ranges_are_announced"]["capabilities"] == ["range"]
     assert by_name["test_info_has_a_version"]["requirements"] == ["SE-SVC-005"]
-    assert data["areas"]["service"]["tests"]["core"] == 4
+    assert data["areas"]["service"]["tests"]["core"] == 5
     text = cli("list", "--suite", str(FAKE_SUITE), "--requirements", "--tests")
     assert text.code == 0, text
     assert "SE-SVC-005" in text.stdout
