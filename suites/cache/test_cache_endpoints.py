@@ -229,10 +229,16 @@ def _served_as_sidecar(se: CacheSE, sidecar: dict[str, Any], content: bytes, *, 
 
 
 @FS
-@pytest.mark.req("SE-CACHE-002", "SE-CACHE-010")
-def test_consistent_store_and_cleanup_expired(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> None:
+@pytest.mark.req("SE-CACHE-002")
+def test_consistent_store_is_reported_consistent(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> None:
     se = cache_se(spawn_se, client_for, tokens)
     _report_is(se.service, _consistent(4), req="SE-CACHE-002", what="report of an SE holding 4 files")
+
+
+@FS
+@pytest.mark.req("SE-CACHE-010")
+def test_cleanup_expired_removes_nothing_live(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> None:
+    se = cache_se(spawn_se, client_for, tokens)
     resp = se.service.post("/api/v1/cache/cleanup-expired")
     expect_status(resp, range(200, 300), req="SE-CACHE-010", what="cleanup-expired")
     _unchanged(se, "ABCD", req="SE-CACHE-010", what="after cleanup-expired")
