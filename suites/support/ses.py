@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 
 from harness.client import SEClient
@@ -23,6 +24,7 @@ from suites.support.data import payload, unique_name
 from suites.support.files import Stored, get_meta, upload_ok
 
 MODES = ("edit", "rw", "ro", "ar")
+LIVENESS_PROBE_S = 5.0
 SETUP = "setup"  # requirement label of failures while a fixture arranges its SE
 
 
@@ -98,8 +100,12 @@ class ModeStation:
         try:
             if self.handle is None:
                 self.handle = lifecycle.start_se(mode="edit")
+            if self.survivor is None:  # first use, or an earlier seeding was blocked: seed (again) in edit
+                if self.handle.mode != "edit":
+                    self.handle = lifecycle.restart_se(self.handle, mode="edit")
                 self._seed()
-            if self.handle.mode != mode:
+            if self.handle.mode != mode or not self._alive():
+                # A test may have left the SE dead (a crash it provoked): never hand it on dead.
                 self.handle = lifecycle.restart_se(self.handle, mode=mode)
                 self.restarts += 1
         except TargetNotReady as exc:
@@ -123,6 +129,14 @@ class ModeStation:
             self._fill_pool()
             self.enter(mode)
         return self.pool.pop()
+
+    def _alive(self) -> bool:
+        assert self.handle is not None
+        try:
+            httpx.get(self.handle.base_url + "/health/live", timeout=LIVENESS_PROBE_S)
+        except httpx.TransportError:
+            return False
+        return True
 
     def _client(self) -> SEClient:
         assert self.handle is not None
