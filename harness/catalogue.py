@@ -5,7 +5,8 @@ Each entry::
     [[requirement]]
     id = "SE-FILE-001"          # SE-<AREA>-<NNN>, stable forever
     level = "MUST"              # MUST | SHOULD | MAY
-    area = "files"              # service, auth, files, modes, schema, wal, sidecars, cache, gc, durability
+    area = "files"              # service, auth, files, modes, schema, wal, sidecars, cache, gc, durability,
+                                # fleet (checked once per fleet: se-conformance run --fleet)
     title = "Upload returns 201 with the SHA-256 checksum"
     text = "…normative sentence…"
     capability = "range"        # optional: an optional SE capability this needs
@@ -23,7 +24,7 @@ from pathlib import Path
 CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "suites" / "requirements.toml"
 ID_RE = re.compile(r"^SE-[A-Z]+-\d{3}$")
 LEVELS = ("MUST", "SHOULD", "MAY")
-AREAS = ("service", "auth", "files", "modes", "schema", "wal", "sidecars", "cache", "gc", "durability")
+AREAS = ("service", "auth", "files", "modes", "schema", "wal", "sidecars", "cache", "gc", "durability", "fleet")
 
 
 @dataclass(frozen=True)

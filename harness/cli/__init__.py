@@ -1,6 +1,6 @@
 """``se-conformance``: the command line of the conformance suite (docs/cli.md).
 
-Subcommands: ``run``, ``serve``, ``doctor``, ``list``, ``images``, ``report``. Exit codes: 0 success /
+Subcommands: ``run`` (``--fleet``), ``serve``, ``doctor``, ``list``, ``images``, ``report``. Exit codes: 0 success /
 conformant, 1 not conformant (``run``), 2 configuration, preflight or harness error.
 """
 
@@ -11,7 +11,7 @@ import sys
 import traceback
 
 import harness
-from harness.cli import common, doctor, images, listing, report, run, serve
+from harness.cli import common, doctor, fleet_run, images, listing, report, run, serve
 from harness.errors import HarnessError
 from harness.report.verdict import EXIT_NO_VERDICT
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for module in (run, serve, doctor, listing, images, report):
         module.add_parser(sub)
+    fleet_run.extend(sub.choices["run"])  # run --fleet FILE
     return parser
 
 

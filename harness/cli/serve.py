@@ -23,6 +23,8 @@ from types import FrameType
 
 from harness.cli import run as run_cmd
 from harness.cli.serve_deploy import DEPLOYMENTS, WORKER_NAME, Deployment
+from harness.cli.serve_fleet import write_fleet_file
+from harness.errors import ConfigurationError
 from harness.plugin import options as opt
 from harness.postgres.info import PostgresInfo
 from harness.report.verdict import EXIT_NO_VERDICT
@@ -38,6 +40,8 @@ TOKEN_LIFETIME_S = 24 * 3600
 TARGETS = kinds.SERVE_KINDS
 DEFAULT_TARGET = kinds.LOCAL
 PAIR = ("a", "b")  # compose/docker-compose.yml: se-a (prefix se_a), se-b (prefix se_b)
+LABELS = "abcdefghijklmnopqrstuvwxyz"  # serve --fleet N / --ses: se-a, se-b, … (prefixes se_a, se_b, …)
+FLEET_FILE = "fleet.toml"  # in the run directory unless --fleet-file says where
 POLL_S = 0.5
 # Ctrl-C, `kill`, and the terminal closing: each stops serve and removes what it started.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -51,6 +55,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--pair", action="store_true",
                    help="two SEs on one PostgreSQL, prefixes <prefix>_a and <prefix>_b: the compose "
                         "deployment without Compose")  # fmt: skip
+    p.add_argument("--fleet", type=_count, metavar="N",
+                   help="N SEs on one PostgreSQL (prefixes <prefix>_a, <prefix>_b, …, mode --mode), and a fleet "
+                        "file for `se-conformance run --fleet`")  # fmt: skip
+    p.add_argument("--ses", type=_modes, metavar="MODES",
+                   help="like --fleet, one SE per comma-separated APP_MODE, e.g. edit,edit,rw")  # fmt: skip
+    p.add_argument("--fleet-file", type=Path, metavar="FILE",
+                   help=f"with --fleet/--ses: where to write the fleet file once every SE is ready (default: "
+                        f"{FLEET_FILE} in the run's state directory; printed)")  # fmt: skip
     p.add_argument("--prefix", default="se",
                    help="DB_TABLE_PREFIX of the SE (default: se); with --pair the stem of both prefixes")  # fmt: skip
     p.add_argument("--mode", choices=MODES, default="edit", help="APP_MODE (default: edit)")
@@ -62,21 +74,55 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(handler=run)
 
 
+def _count(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= len(LABELS):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of SEs from 1 to {len(LABELS)}")
+    return int(value)
+
+
+def _modes(value: str) -> list[str]:
+    modes = [m.strip() for m in value.split(",")]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not 1 <= len(modes) <= len(LABELS):
+        raise argparse.ArgumentTypeError(f"{value!r}: expected 1 to {len(LABELS)} comma-separated modes of "
+                                         f"{', '.join(MODES)}")  # fmt: skip
+    return modes
+
+
 @dataclass(frozen=True)
 class Planned:
-    """One SE to start: its label in the output, prefix and element id (``None``: the lifecycle's default)."""
+    """One SE to start: its label in the output, prefix, element id (``None``: the lifecycle's default), mode."""
 
     label: str
     prefix: str
     element_id: str | None = None
+    mode: str | None = None  # None: --mode
 
 
-def plan(prefix: str, pair: bool) -> list[Planned]:
-    """``serve``: one SE on ``prefix``; ``serve --pair``: ``<prefix>_a`` / ``<prefix>-a`` and ``_b`` / ``-b``."""
+def plan(prefix: str, pair: bool, modes: list[str] | None = None) -> list[Planned]:
+    """``serve``: one SE on ``prefix``; ``serve --pair``: ``<prefix>_a`` / ``<prefix>-a`` and ``_b`` / ``-b``;
+    ``modes`` (``--fleet``/``--ses``): one SE per mode, labelled a, b, c, … the same way."""
     check_prefix(prefix)
-    if not pair:
+    labels: list[tuple[str, str | None]] = [(x, None) for x in PAIR] if pair else []
+    if modes is not None:
+        labels = list(zip(LABELS, modes, strict=False))
+    if not labels:
         return [Planned("", prefix)]
-    return [Planned(x, check_prefix(f"{prefix}_{x}"), f"{prefix.replace('_', '-')}-{x}") for x in PAIR]
+    stem = prefix.replace("_", "-")
+    return [Planned(x, check_prefix(f"{prefix}_{x}"), f"{stem}-{x}", mode) for x, mode in labels]
+
+
+def fleet_modes(args: argparse.Namespace) -> list[str] | None:
+    """The modes of ``--ses``, or ``--fleet N`` times ``--mode``; ``None`` without either."""
+    given = [flag for flag, on in (("--pair", args.pair), ("--fleet", args.fleet), ("--ses", args.ses)) if on]
+    if len(given) > 1:
+        raise ConfigurationError(f"{' and '.join(given)} both say how many SEs to start",
+                                 expected="one of --pair, --fleet N, --ses MODES")  # fmt: skip
+    if args.fleet_file is not None and not (args.fleet or args.ses):
+        raise ConfigurationError("--fleet-file is written for a fleet", expected="--fleet N or --ses MODES with it")
+    if args.ses:
+        return list(args.ses)
+    return [args.mode] * args.fleet if args.fleet else None
 
 
 class _Interrupted(Exception):
@@ -137,8 +183,8 @@ def describe(deployment: Deployment, database: PostgresInfo, served: list[tuple[
         url, *rest = _se_block(deployment, se, "  ")
         head = [f"reference SE is up ({deployment.runs_as})", url, f"  DSN:          {dsn}", *rest, f"  {key_line}"]
     else:
-        head = [f"{len(served)} reference SEs are up on one PostgreSQL ({deployment.runs_as}): the shape of "
-                "compose/docker-compose.yml",
+        shape = ": the shape of compose/docker-compose.yml" if len(served) == 2 else ""
+        head = [f"{len(served)} reference SEs are up on one PostgreSQL ({deployment.runs_as}){shape}",
                 f"  DSN:          {dsn}",
                 f"  PostgreSQL:   {deployment.postgres_details()}",
                 f"  {key_line.replace('the SE has', 'every SE has')}"]  # fmt: skip
@@ -175,7 +221,8 @@ def describe(deployment: Deployment, database: PostgresInfo, served: list[tuple[
 
 
 def run(args: argparse.Namespace) -> int:
-    planned = plan(args.prefix, args.pair)
+    modes = fleet_modes(args)
+    planned = plan(args.prefix, args.pair, modes)
     run_id = new_run_id()
     directory = run_dir(run_id)
     tokens = TokenFactory(lifetime_s=TOKEN_LIFETIME_S)
@@ -196,11 +243,18 @@ def run(args: argparse.Namespace) -> int:
         served: list[tuple[Planned, SEHandle]] = []
         for item in planned:
             print(f"starting {f'SE {item.label}' if item.label else 'the SE'} (prefix {item.prefix}) …", flush=True)
-            served.append((item, deployment.start_se(prefix=item.prefix, mode=args.mode, element_id=item.element_id)))
+            served.append((item, deployment.start_se(prefix=item.prefix, mode=item.mode or args.mode,
+                                                     element_id=item.element_id)))  # fmt: skip
         stop.abort_start = False
         if stop.event.is_set():
             raise _Interrupted(stop.reason)
-        print(describe(deployment, database, served, tokens, private_key), flush=True)
+        text = describe(deployment, database, served, tokens, private_key)
+        if modes is not None:
+            target = args.fleet_file or directory / FLEET_FILE
+            fleet_file = write_fleet_file(target, deployment, database, [se for _, se in served], private_key)
+            text = text.replace("\nCtrl-C stops", f"\nfleet file: {fleet_file}\nverify the fleet:\n  se-conformance "
+                                f"run --fleet {fleet_file}\n\nCtrl-C stops")  # fmt: skip
+        print(text, flush=True)
         while not stop.event.wait(POLL_S):
             for _, se in served:
                 ended = deployment.exit_status(se)

@@ -31,7 +31,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _suite_requested(config: pytest.Config) -> bool:
-    """The plugin brings a target up only for runs that include the suite (or name a target)."""
+    """The plugin brings a target up only for runs that include the suite (or name a target).
+
+    The fleet-wide checks (``--se-fleet``) look at deployed SEs named in the fleet file: no target.
+    """
+    if config.getoption(options.dest(options.FLEET), None) is not None:
+        return False
     if config.getoption(options.dest(options.TARGET)) is not None:
         return True
     for arg in config.args:

@@ -35,6 +35,7 @@ WAIVERS = "--se-waivers"
 REPORT_JSON = "--se-report-json"
 ONLY_REQ = "--se-req"
 READ_TIMEOUT = "--se-read-timeout"
+FLEET = "--se-fleet"  # the fleet-wide checks (suites/fleet) against a fleet file; no target is started
 
 TARGETS = CHOICES  # auto and the kinds of harness.targets.kinds.KINDS
 PROFILES = ("core", "db", "fs", "lifecycle", "full")
@@ -102,6 +103,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(WAIVERS, default=None, help="waiver file (TOML [[waivers]]) added to the profile's waivers")
     group.addoption(ONLY_REQ, default=None,
                     help="run only the tests of these requirement IDs (comma-separated), e.g. SE-FILE-001")  # fmt: skip
+    group.addoption(FLEET, default=None, metavar="FILE",
+                    help="run the fleet-wide checks (suites/fleet) against the SEs of this fleet file; starts "
+                         "no target (se-conformance run --fleet runs them and one url-target run per SE)")  # fmt: skip
     group.addoption(REPORT_JSON, default=None, help="write the JSON conformance report to this path")
     group.addoption(READ_TIMEOUT, type=seconds, default=DEFAULT_READ_TIMEOUT_S, metavar="SECONDS",
                     help="how long the SE may take to answer one request before that counts as its failure "

@@ -6,6 +6,7 @@ uniquely named files of its own and deletes them at the end (see plugin.cleanup)
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,17 +21,26 @@ from harness.targets.base import FACILITY_DB, FACILITY_FS, SEHandle, Target
 from harness.targets.launch import check_prefix
 
 ALLOWED_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: Comma-separated extra host names the url target may reach: set only where the harness runs inside the
+#: SEs' own network (the Kubernetes Job of ``se-conformance k8s render`` names the fleet's Services).
+ALLOWED_HOSTS_ENV = "SE_CONFORMANCE_ALLOWED_HOSTS"
+
+
+def allowed_hosts() -> tuple[str, ...]:
+    extra = os.environ.get(ALLOWED_HOSTS_ENV, "")
+    return ALLOWED_HOSTS + tuple(h.strip() for h in extra.split(",") if h.strip())
 
 
 def check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"--se-url {url!r} is not an http(s) URL", expected="e.g. http://127.0.0.1:8000")
-    if parts.hostname not in ALLOWED_HOSTS:
+    if parts.hostname not in allowed_hosts():
         raise ConfigurationError(
             f"--se-url host {parts.hostname!r} is not on this machine",
-            expected=f"one of {', '.join(ALLOWED_HOSTS)}: the suite sends traffic only to loopback",
-            hint="run the suite on the SE's host, or tunnel its port to 127.0.0.1",
+            expected=f"one of {', '.join(allowed_hosts())}: the suite sends traffic only to loopback",
+            hint=f"run the suite on the SE's host, or tunnel its port to 127.0.0.1 ({ALLOWED_HOSTS_ENV} "
+            "names more hosts, for a run inside the SEs' own network)",
         )
     return url.rstrip("/")
 
@@ -41,7 +51,7 @@ def parse_dsn(dsn: str) -> PostgresInfo:
     except Exception as exc:
         raise ConfigurationError(f"--se-db-dsn {dsn!r} is not a database URL",
                                  expected="postgresql://user:password@127.0.0.1:5432/db") from exc  # fmt: skip
-    if url.host not in ALLOWED_HOSTS:
+    if url.host not in allowed_hosts():
         raise ConfigurationError(f"--se-db-dsn host {url.host!r} is not on this machine",
                                  expected="127.0.0.1 or localhost")  # fmt: skip
     return PostgresInfo(url.host or "127.0.0.1", url.port or 5432, url.username or "", url.password or "",
