@@ -306,7 +306,7 @@ def test_full_rebuild_resolves_orphans(
     _served_as_sidecar(se, se.planted, P_CONTENT, req="SE-CACHE-007", what="the planted sidecar's file")
     expect_status(se.client.get(f"/api/v1/files/{se.files['B'].file_id}"), 404, req="SE-CACHE-007",
                   what="file whose sidecar was removed")  # fmt: skip
-    _report_is(se.service, _consistent(5), req="SE-CACHE-007", what="report after a full rebuild")
+    # Judged through the API only: the consistency report's own figures are SE-CACHE-002's to judge.
 
 
 @FS
@@ -337,8 +337,6 @@ def test_incremental_rebuild_imports_new_sidecars(spawn_se: Any, client_for: Any
     _served_as_sidecar(
         se, later, Q_CONTENT, req="SE-CACHE-008", what="the new sidecar's file after an incremental rebuild"
     )
-    report = consistency(se.service, req="SE-CACHE-008")
-    expect_equal(report.get("orphan_attr_count"), 0, req="SE-CACHE-008", what="orphan_attr_count afterwards")
 
 
 @FS
