@@ -13,6 +13,8 @@ A profile is a TOML file::
     DB_TABLE_PREFIX = "MYSE_DB_PREFIX"
     [extra_env]                                # set as is
     LOG_LEVEL = "info"
+    [debug]                                    # optional test knobs the SE offers (none required)
+    rebuild_delay_env = "MYSE_DEBUG_REBUILD_DELAY_S"
     [[waivers]]
     requirement = "SE-FILE-040"
     reason = "ranges land in 1.3"
@@ -56,7 +58,11 @@ CONTRACT_ENV = (
 KNOWN_CAPABILITIES = ("range", "etag")
 NO_PROFILE_NAME = "none"
 REFERENCE_PROFILE = Path(__file__).parent / "profiles" / "reference.toml"
-_KEYS = {"name", "image", "command", "cwd", "port", "ready_path", "capabilities", "env", "extra_env", "waivers"}
+_KEYS = {"name", "image", "command", "cwd", "port", "ready_path", "capabilities", "env", "extra_env", "debug",
+         "waivers"}  # fmt: skip
+# [debug]: variables an SE may offer so that timing-dependent checks provoke their condition on purpose.
+# rebuild_delay_env: seconds a cache rebuild holds its lock before working (SE-CACHE-011's second request).
+_DEBUG_KEYS = {"rebuild_delay_env"}
 _WAIVER_KEYS = {"requirement", "reason", "expires"}
 
 
@@ -85,6 +91,7 @@ class TargetProfile:
     extra_env: dict[str, str] = field(default_factory=dict)
     waivers: tuple[Waiver, ...] = ()
     source: str = "(no profile file)"
+    rebuild_delay_env: str | None = None  # [debug]: see _DEBUG_KEYS
 
     def env_name(self, contract_name: str) -> str:
         return self.env.get(contract_name, contract_name)
@@ -161,6 +168,12 @@ def parse_profile(data: dict[str, Any], source: str) -> TargetProfile:
     if not isinstance(caps, list):
         raise _bad(source, "'capabilities' is not an array", 'an array of names, e.g. ["range", "etag"]')
     caps = check_capabilities(caps, f"target profile {source}")
+    debug = data.get("debug", {})
+    if not isinstance(debug, dict):
+        raise _bad(source, "[debug] is not a table", f"a table with {', '.join(sorted(_DEBUG_KEYS))}")
+    if set(debug) - _DEBUG_KEYS:
+        raise _bad(source, f"[debug] has unknown key(s) {', '.join(sorted(set(debug) - _DEBUG_KEYS))}",
+                   f"only {', '.join(sorted(_DEBUG_KEYS))}")  # fmt: skip
     command = data.get("command", [])
     if isinstance(command, str):
         raise _bad(source, "'command' is a string", 'an array of arguments, e.g. ["./my-se", "--serve"]')
@@ -176,6 +189,7 @@ def parse_profile(data: dict[str, Any], source: str) -> TargetProfile:
         extra_env={str(k): str(v) for k, v in data.get("extra_env", {}).items()},
         waivers=parse_waivers(data.get("waivers", []), source),
         source=source,
+        rebuild_delay_env=str(debug["rebuild_delay_env"]) if "rebuild_delay_env" in debug else None,
     )
 
 

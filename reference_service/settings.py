@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     cache_ttl_hours: int = 24
     # How long the start-up waits for PostgreSQL before giving up (compose starts both at once).
     db_connect_timeout_s: float = 30.0
+    # Test knob (the harness's profile [debug] rebuild_delay_env): a cache rebuild holds its lock this
+    # long before it starts, so "a second rebuild while one runs" can be provoked deterministically.
+    se_debug_rebuild_delay_s: float = 0.0
 
     @field_validator("app_mode")
     @classmethod

@@ -102,6 +102,8 @@ async def exclusive(ctx: Context, what: str) -> AsyncIterator[None]:
             raise Conflict(f"another cache maintenance operation is running; {what} refused")
         try:
             async with ctx.writers.exclusive():
+                if ctx.settings.se_debug_rebuild_delay_s > 0:
+                    await asyncio.sleep(ctx.settings.se_debug_rebuild_delay_s)
                 yield
         finally:
             await release_prefix_lock(lock_conn, ctx.tables.prefix, "cache")

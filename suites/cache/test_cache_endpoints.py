@@ -20,7 +20,7 @@ from harness.client import SEClient
 from harness.errors import HarnessError
 from harness.expect import arrange, expect, expect_equal, expect_json, expect_status, fail
 from harness.storage_view import StorageView
-from harness.targets.base import SEHandle
+from harness.targets.base import SEHandle, Target
 from harness.tokens import TokenFactory
 from suites.support.data import payload
 from suites.support.fields import is_int
@@ -361,9 +361,41 @@ def _timed(client: SEClient, path: str, out: dict[str, Any]) -> None:
     out["span"] = (start, time.monotonic())
 
 
+REBUILD_DELAY_S = 2.0  # how long a rebuild holds its lock when the SE offers the debug knob
+SECOND_AFTER_S = 0.3  # the second request leaves this long after the first: well inside the delay
+
+
+@pytest.mark.req("SE-CACHE-011")
+def test_second_rebuild_while_a_slowed_one_runs_is_409(
+    se_target: Target, spawn_se: Any, client_for: Any, tokens: TokenFactory
+) -> None:
+    """Deterministic where the SE offers a debug knob (profile [debug] rebuild_delay_env): its rebuild
+    holds the lock for 2 s, the second request leaves 0.3 s in and must be refused."""
+    knob = se_target.profile.rebuild_delay_env
+    if not knob:
+        pytest.skip("unsupported: the target profile declares no [debug] rebuild_delay_env (the race test runs)")
+    handle = spawn_se(extra_env={knob: str(REBUILD_DELAY_S)})
+    first_client, second_client = client_for(handle, tokens.service), client_for(handle, tokens.service)
+    first: dict[str, Any] = {}
+    thread = threading.Thread(target=_timed, args=(first_client, "/api/v1/cache/rebuild", first))
+    thread.start()
+    time.sleep(SECOND_AFTER_S)
+    second: dict[str, Any] = {}
+    _timed(second_client, "/api/v1/cache/rebuild/incremental", second)
+    thread.join(timeout=60)
+    if "error" in first or "error" in second or thread.is_alive():
+        raise HarnessError("the rebuild requests did not complete", expected="two answers within 60 s",
+                           hint=f"first: {first}; second: {second}")  # fmt: skip
+    during = f"incremental rebuild {SECOND_AFTER_S}s into a full rebuild held for {REBUILD_DELAY_S}s"
+    expect_status(second["resp"], 409, req="SE-CACHE-011", what=during)
+    expect_status(first["resp"], range(200, 300), req="SE-CACHE-011", what="the first (slowed) rebuild")
+
+
 @FS
 @pytest.mark.req("SE-CACHE-011")
-def test_second_rebuild_while_one_runs_is_409(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> None:
+def test_second_rebuild_while_one_runs_is_409(
+    se_target: Target, spawn_se: Any, client_for: Any, tokens: TokenFactory
+) -> None:
     """Bounded: one attempt per batch of planted sidecars (150, +150, +200), planting within 10 s.
 
     The second request (alternately full and incremental) leaves 50 ms after a full rebuild. A 409 for
@@ -371,6 +403,8 @@ def test_second_rebuild_while_one_runs_is_409(spawn_se: Any, client_for: Any, to
     life (the first rebuild was certainly running). Anything else (rebuilds too fast to judge) is
     inconclusive: plant more and retry, and skip after the last batch.
     """
+    if se_target.profile.rebuild_delay_env:
+        pytest.skip("the target offers a rebuild delay: the deterministic test judges SE-CACHE-011")
     req = "SE-CACHE-011"
     handle, client, _, storage = _own_se(spawn_se, client_for, tokens)
     stored = upload_ok(client, payload(64), filename="race-template.bin")

@@ -56,3 +56,12 @@ def test_missing_and_invalid_files(tmp_path: Path) -> None:
     broken.write_text("name = ")
     with pytest.raises(ConfigurationError, match="not valid TOML"):
         load_profile(broken)
+
+
+def test_debug_knobs() -> None:
+    assert load_profile(None).rebuild_delay_env == "SE_DEBUG_REBUILD_DELAY_S", "the reference offers it"
+    assert parse_profile({}, "p.toml").rebuild_delay_env is None, "an SE need offer none"
+    with pytest.raises(ConfigurationError, match=r"\[debug\] has unknown key\(s\) delay"):
+        parse_profile({"debug": {"delay": "X"}}, "p.toml")
+    with pytest.raises(ConfigurationError, match=r"\[debug\] is not a table"):
+        parse_profile({"debug": "X"}, "p.toml")
