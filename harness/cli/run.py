@@ -32,6 +32,7 @@ from harness.report.progress import PROGRESS_ENV, ProgressReader
 from harness.report.verdict import EXIT_NO_VERDICT, Verdict, no_report
 from harness.report.waivers import all_waivers, check_not_expired
 from harness.runstate import kill_group
+from harness.shard import argument as shard_argument
 from harness.targets import kinds
 
 # Plugin options that `run` forwards; the command line spells them without "se-" (--se-url → --url).
@@ -95,6 +96,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="output directory (default ./out): report.json, junit.xml, allure-results/, "
                         "pytest.log")  # fmt: skip
     p.add_argument("--strict", action="store_true", help="SHOULD and MAY failures fail the gate too (exit 1)")
+    p.add_argument("--shard", type=shard_argument, metavar="K/N",
+                   help="run only the K-th of N parts of the selected tests, balanced by recorded durations; "
+                        "combine the parts' --out directories with `se-conformance merge`")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no live progress, only the summary (CI logs)")
     p.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output while it runs")
     p.add_argument("--suite", type=Path, default=common.SUITES_DIR, help=argparse.SUPPRESS)  # project tests
@@ -169,6 +173,8 @@ def pytest_command(args: argparse.Namespace, paths: OutputPaths) -> list[str]:
             cmd += [option, str(Path(one).resolve()) if option in PATH_OPTIONS else str(one)]
     if args.keyword:
         cmd += ["-k", args.keyword]
+    if getattr(args, "shard", None) is not None:
+        cmd += args.shard.pytest_args()
     return cmd + list(getattr(args, "pytest_args", []) or [])
 
 
