@@ -12,7 +12,7 @@ import sys
 import traceback
 
 import harness
-from harness.cli import common, doctor, fleet_run, images, listing, merge, report, run, serve
+from harness.cli import common, doctor, fleet_run, images, k8s, listing, merge, report, run, serve
 from harness.errors import HarnessError
 from harness.report.verdict import EXIT_NO_VERDICT
 
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--version", action="version", version=f"se-conformance {harness.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    for module in (run, merge, serve, doctor, listing, images, report):
+    for module in (run, merge, serve, doctor, listing, images, report, k8s):
         module.add_parser(sub)
     fleet_run.extend(sub.choices["run"])  # run --fleet FILE
     return parser

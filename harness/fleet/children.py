@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from harness.cli import common
 from harness.fleet.spec import Fleet, FleetEntry
+from harness.plugin import SUITES_DIR
 from harness.plugin import options as opt
 from harness.runstate import kill_group
 
+REPO_ROOT = SUITES_DIR.parent
 FLEET_DIR = "fleet"  # OUT/fleet/: the fleet-wide checks' JUnit, Allure results and log
 POLL_S = 0.2
 
@@ -62,8 +63,8 @@ def se_command(entry: FleetEntry, out: Path, options: RunOptions) -> list[str]:
 
 def checks_command(fleet: Fleet, out: Path) -> list[str]:
     """pytest of the fleet-wide checks (``suites/fleet``), JUnit and Allure results into ``out`` (pure)."""
-    return [sys.executable, "-m", "pytest", str(common.SUITES_DIR / "fleet"),
-            "-c", str(common.REPO_ROOT / "pyproject.toml"), "--rootdir", str(common.REPO_ROOT), "-p", "no:xdist",
+    return [sys.executable, "-m", "pytest", str(SUITES_DIR / "fleet"),
+            "-c", str(REPO_ROOT / "pyproject.toml"), "--rootdir", str(REPO_ROOT), "-p", "no:xdist",
             opt.FLEET, str(fleet.source.resolve()), "--junitxml", str((out / "junit.xml").resolve()),
             "-o", "junit_suite_name=se-conformance-fleet", "--alluredir", str((out / "allure-results").resolve()),
             "-q", "-rN"]  # fmt: skip
