@@ -35,17 +35,6 @@ LABEL_PID_START = "se-conformance.pid-start"
 LABEL_HOST = "se-conformance.host"
 LABEL_ROLE = "se-conformance.role"
 
-# testcontainers reads these at import time. This machine has /.dockerenv, so without them
-# testcontainers thinks it runs inside a container and talks to the bridge gateway instead of
-# 127.0.0.1; Ryuk (its reaper) cannot be pulled here, our labels + sweep replace it.
-TESTCONTAINERS_ENV = {
-    "TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",
-    "TESTCONTAINERS_CONNECTION_MODE": "docker_host",
-    "TESTCONTAINERS_RYUK_DISABLED": "true",
-}
-for _key, _value in TESTCONTAINERS_ENV.items():
-    os.environ.setdefault(_key, _value)
-
 ENGINE_HINT = (
     "start the engine with: dockerd >/var/log/dockerd.log 2>&1 &  (then wait for `docker info`); "
     "install it with: apt-get install -y docker.io; or run with --target local"

@@ -1,4 +1,4 @@
-"""compose/docker-compose.yml, checked statically (Compose v2 is not installed where CI runs)."""
+"""compose/docker-compose.yml, checked statically (it runs for real in tests/harness/test_compose_up.py)."""
 
 from __future__ import annotations
 
