@@ -1,6 +1,7 @@
 """``se-conformance``: the command line of the conformance suite (docs/cli.md).
 
-Subcommands: ``run`` (``--fleet``, ``--shard``), ``merge``, ``serve``, ``doctor``, ``list``, ``images``, ``report``.
+Subcommands: ``run`` (``--fleet``, ``--shard``), ``merge``, ``serve``, ``doctor``, ``list``, ``images``, ``report``,
+``k8s``.
 Exit codes: 0 success / conformant, 1 not conformant (``run``, ``merge``), 2 configuration, preflight or harness
 error.
 """
