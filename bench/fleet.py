@@ -53,8 +53,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def timed(cmd: list[str]) -> tuple[float, int]:
+    """Wall time and exit code of ``cmd``; on Ctrl-C it gets SIGTERM and cleans up what it started."""
     start = time.monotonic()
-    code = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        code = proc.wait()
+    except BaseException:
+        stop(proc)
+        raise
     return time.monotonic() - start, code
 
 
