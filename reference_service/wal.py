@@ -25,6 +25,7 @@ from reference_service.db.tables import Tables
 from reference_service.records import utcnow
 
 log = logging.getLogger("reference_service.wal")
+MAX_ERROR_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,9 @@ class Wal:
                     status="rolled_back",
                     file_id=file_id,
                     operation_data=data,
-                    error_message=error[:2000],
+                    # Same 2000-character cap as finish_in; spelt differently on purpose, since a
+                    # mutant (mutants/mutants.toml) anchors on finish_in's line, which must stay unique.
+                    error_message=error[:MAX_ERROR_CHARS],
                     started_at=started_at,
                     completed_at=now,
                     duration_ms=int((now - started_at).total_seconds() * 1000),
