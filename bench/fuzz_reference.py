@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -71,6 +72,7 @@ def main() -> int:
     pg = LocalPostgres(name="pg-fuzz")
     pg.start()
     se: SEProcess | None = None
+    failed = True
     try:
         tokens = Tokens(work)
         se = SEProcess(SEConfig(prefix="fuzz", storage=work / "storage", key_path=tokens.public_key_path,
@@ -88,14 +90,17 @@ def main() -> int:
         for problem in problems[:50]:
             print("  FAIL", problem[:2000])
         if problems:
-            print(f"{len(problems)} problem(s); SE log: {se.log_path}")
+            print(f"{len(problems)} problem(s); SE log and storage kept in {work}")
             return 1
         print("no 5xx, no header injection, every answer within 5 s; SE ready, nothing half-written")
+        failed = False
         return 0
     finally:
         if se is not None:
             se.stop()
         pg.destroy()
+        if not failed:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
