@@ -3,8 +3,8 @@
     .venv/bin/python bench/fuzz_reference.py [--requests 20000] [--max-seconds 600] [--seed N]
 
 Starts PostgreSQL (system binaries) and one reference SE on 127.0.0.1, stores a few seed files, then
-sends up to ``--requests`` hostile requests (the strategies of ``tests/reference/test_hostile_fuzz.py``,
-split over the endpoint groups in the same proportions), stopping early after ``--max-seconds``. Bounded
+sends up to ``--requests`` hostile requests (the strategies and parts of
+``tests/reference/test_hostile_fuzz.py``, in the same proportions), stopping early after ``--max-seconds``. Bounded
 in count and time; only 127.0.0.1 is ever contacted. A fixed ``--seed`` repeats a run exactly; without
 one a random seed is drawn and printed. Exit status 1 if any exchange broke a rule (5xx, CR/LF from the
 input in a header, no answer within 5 s) or the SE is not ready / has half-written files afterwards.
@@ -19,41 +19,20 @@ import shutil
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
-
-from hypothesis import HealthCheck, Phase, given, seed, settings
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness.postgres.local import LocalPostgres  # noqa: E402
-from tests.reference.hostile_fuzz import Fuzzer  # noqa: E402
-from tests.reference.hostile_http import RawRequest  # noqa: E402
-from tests.reference.hostile_requests import request  # noqa: E402
+from tests.reference.hostile_fuzz import Fuzzer, TimeUp  # noqa: E402
 from tests.reference.jwt_helper import Tokens  # noqa: E402
 from tests.reference.seproc import SEConfig, SEProcess  # noqa: E402
-from tests.reference.test_hostile_fuzz import EXAMPLES  # noqa: E402
+from tests.reference.test_hostile_fuzz import EXAMPLES, run_group  # noqa: E402
 
 MAX_REQUESTS = 1_000_000
 MAX_SECONDS = 3600
-
-
-class TimeUp(Exception):
-    pass
-
-
-def fuzz_group(fuzzer: Fuzzer, group: str, count: int, run_seed: int, deadline: float) -> None:
-    @seed(run_seed)
-    @given(req=request(group))
-    @settings(max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck),
-              phases=[Phase.generate])  # fmt: skip
-    def run(req: RawRequest) -> None:
-        if time.monotonic() > deadline:
-            raise TimeUp
-        fuzzer.send(req)
-
-    with contextlib.suppress(TimeUp):
-        run()
 
 
 def main() -> int:
@@ -80,10 +59,11 @@ def main() -> int:
         fuzzer = Fuzzer(se.url, se.config.storage, tokens)
         fuzzer.seed()
         start = time.monotonic()
-        deadline = start + args.max_seconds
-        for group, share in EXAMPLES.items():
-            fuzz_group(fuzzer, group, max(1, args.requests * share // total), run_seed, deadline)
-            print(f"  {group}: {fuzzer.summary()}", flush=True)
+        fuzzer.deadline = start + args.max_seconds
+        for part, share in EXAMPLES.items():
+            with contextlib.suppress(TimeUp):  # time is up: the remaining parts send nothing either
+                run_group(fuzzer, part, max(1, args.requests * share // total), run_seed + zlib.crc32(part.encode()))
+            print(f"  {part}: {fuzzer.summary()}", flush=True)
         elapsed = time.monotonic() - start
         problems = fuzzer.failures + fuzzer.aftermath()
         print(f"{fuzzer.sent} requests in {elapsed:.1f} s ({fuzzer.sent / elapsed:.0f}/s), {fuzzer.summary()}")

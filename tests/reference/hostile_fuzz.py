@@ -81,11 +81,16 @@ def hostile_tokens(factory: TokenFactory) -> dict[str, bytes]:
     return tokens
 
 
+class TimeUp(Exception):
+    """The fuzzer's ``deadline`` has passed: stop sending (raised out of the hypothesis run)."""
+
+
 @dataclass
 class Fuzzer:
     url: str
     storage: Path
     factory: TokenFactory
+    deadline: float | None = None  # time.monotonic() after which send() raises TimeUp
     sent: int = 0
     statuses: dict[int | None, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
@@ -120,6 +125,8 @@ class Fuzzer:
 
     def send(self, request: RawRequest) -> list[str]:
         """One exchange; returns (and records) the rules it broke."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TimeUp
         resolved = self.resolve(request)
         response = exchange(self.port, resolved)
         self.sent += 1

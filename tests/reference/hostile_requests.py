@@ -268,15 +268,20 @@ def sharp_request(draw: st.DrawFn) -> RawRequest:
     else usually fails first)."""
     auth = [(b"Authorization", b"@TOKEN:" + draw(st.sampled_from(VALID_TOKENS)).encode() + b"@")]
     target = b"/api/v1/files/@ID:" + str(draw(st.integers(0, 2))).encode() + b"@"
-    kind = draw(st.sampled_from(["range", "upload", "patch", "patch-any"]))
+    kind = draw(st.sampled_from(["range", "upload", "attrs", "patch", "patch-any"]))
     if kind == "range":
         header = draw(st.sampled_from([b"Range", b"Range", b"If-None-Match"]))
         value = draw(_range_value() if header == b"Range" else _etag_value())
         return RawRequest(b"GET", target + b"/download", [*auth, (header, value)], label="sharp range")
     ctype: bytes | None
-    if kind == "upload":
+    if kind in ("upload", "attrs"):
         method, target, ctype = b"POST", b"/api/v1/files/upload", b"multipart/form-data; boundary=B"
         body = draw(upload_fields())
+        if kind == "attrs":  # a storable upload whose custom_attributes holds one hostile number
+            attrs = b'{"n": ' + draw(st.sampled_from(NUMBERS)) + b"}"
+            body = (b'--B\r\nContent-Disposition: form-data; name="file"; filename="n.txt"\r\n\r\nn\r\n'
+                    b'--B\r\nContent-Disposition: form-data; name="custom_attributes"\r\n\r\n' + attrs
+                    + b"\r\n--B--\r\n")  # fmt: skip
     elif kind == "patch":
         method, ctype, body = b"PATCH", b"application/json", draw(json_body())
     else:
