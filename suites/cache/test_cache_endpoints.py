@@ -246,28 +246,25 @@ def test_cleanup_expired_removes_nothing_live(spawn_se: Any, client_for: Any, to
         _expect_bytes(se.client, se.files[name].file_id, se.contents[name], req="SE-CACHE-010", what=f"file {name}")
 
 
-@FS
-@pytest.mark.req("SE-CACHE-003")
-def test_orphan_sidecars_are_counted(
-    spawn_se: Any, client_for: Any, tokens: TokenFactory, sidecar_v1_schema: dict[str, Any]
-) -> None:
-    se = planted_se(spawn_se, client_for, tokens, sidecar_v1_schema)
-    got = _figures(consistency(se.service, req="SE-CACHE-003"))
-    expect(got["orphan_attr_count"] == 2 and got["total_attr_files"] == 5 and got["is_consistent"] is False,
-           req="SE-CACHE-003", what="report with two planted sidecars", actual=got,
-           expected="orphan_attr_count 2, total_attr_files 5, is_consistent false")  # fmt: skip
+# requirement → what the planted store shows, and the figures that requirement judges
+ORPHAN_FIGURES = {
+    "SE-CACHE-003": ("two planted sidecars", {"orphan_attr_count": 2, "total_attr_files": 5, "is_consistent": False}),
+    "SE-CACHE-004": (
+        "one removed sidecar",
+        {"orphan_cache_count": 1, "total_cache_entries": 4, "is_consistent": False},
+    ),
+}
 
 
 @FS
-@pytest.mark.req("SE-CACHE-004")
-def test_orphan_rows_are_counted(
-    spawn_se: Any, client_for: Any, tokens: TokenFactory, sidecar_v1_schema: dict[str, Any]
+@pytest.mark.parametrize("req", [pytest.param(r, marks=pytest.mark.req(r), id=r) for r in ORPHAN_FIGURES])
+def test_orphans_are_counted(
+    spawn_se: Any, client_for: Any, tokens: TokenFactory, sidecar_v1_schema: dict[str, Any], req: str
 ) -> None:
     se = planted_se(spawn_se, client_for, tokens, sidecar_v1_schema)
-    got = _figures(consistency(se.service, req="SE-CACHE-004"))
-    expect(got["orphan_cache_count"] == 1 and got["total_cache_entries"] == 4 and got["is_consistent"] is False,
-           req="SE-CACHE-004", what="report with one removed sidecar", actual=got,
-           expected="orphan_cache_count 1, total_cache_entries 4, is_consistent false")  # fmt: skip
+    what, want = ORPHAN_FIGURES[req]
+    got = _figures(consistency(se.service, req=req))
+    expect_equal({k: got[k] for k in want}, want, req=req, what=f"report with {what}")
 
 
 @FS
