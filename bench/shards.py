@@ -4,8 +4,8 @@
 
 Each round runs ``se-conformance run`` unsharded, then ``--shard 1/N … N/N`` for each N, each a whole
 command (pytest start, PostgreSQL, the workers' SEs, the tests, the report), with ``-n 2``. Balance =
-slowest shard ÷ (unsharded / N); the target (issue 10) is ≤ 1.25. Prints every command's wall time and
-the medians of the rounds; each shard's merged verdict is checked against the unsharded one.
+median slowest shard ÷ (median unsharded / N); the target (issue 10) is ≤ 1.25. Prints every command's
+wall time and exit code, the merged exit code beside the unsharded one, and the medians of the rounds.
 """
 
 from __future__ import annotations
@@ -69,14 +69,17 @@ def main() -> int:
                 balance[n].append(max(times) / (elapsed / n))
                 print(f"round {r} N={n}: slowest {max(times):.1f} s, balance {balance[n][-1]:.2f}, "
                       f"merged exit {merged} (unsharded {code})", flush=True)  # fmt: skip
-    print(f"\nmedian unsharded: {statistics.median(whole):.1f} s")
+    med_whole = statistics.median(whole)
+    print(f"\nmedian unsharded: {med_whole:.1f} s")
     ok = True
     for n in args.shards:
-        med = statistics.median(balance[n])
-        ok &= med <= BALANCE_TARGET
-        print(f"N={n}: median slowest shard {statistics.median(slowest[n]):.1f} s, ideal "
-              f"{statistics.median(whole) / n:.1f} s, median balance {med:.2f} "
-              f"({'met' if med <= BALANCE_TARGET else 'MISSED'}: target <= {BALANCE_TARGET})")  # fmt: skip
+        med_slowest = statistics.median(slowest[n])
+        # The medians of the sitting, as the target is stated; per round the ratio swings with the load.
+        ratio = med_slowest / (med_whole / n)
+        ok &= ratio <= BALANCE_TARGET
+        print(f"N={n}: median slowest shard {med_slowest:.1f} s, ideal {med_whole / n:.1f} s, balance {ratio:.2f} "
+              f"({'met' if ratio <= BALANCE_TARGET else 'MISSED'}: target <= {BALANCE_TARGET}); per round "
+              + ", ".join(f"{b:.2f}" for b in balance[n]))  # fmt: skip
     return 0 if ok else 1
 
 
