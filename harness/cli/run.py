@@ -61,6 +61,11 @@ HELP = {
     opt.READ_TIMEOUT: "seconds the SE may take to answer one request before that is its failure "
                       f"(a transport fault; default {opt.DEFAULT_READ_TIMEOUT_S:g})",
 }  # fmt: skip
+# Plugin flags (no value) that `run` forwards when given.
+FLAGS = {
+    opt.TRACE_SYSCALLS: "local target: let the durability test start an SE under strace and check that "
+    "fsyncs, renames and the database COMMIT precede the answer (needs strace)"
+}
 CHOICES = {opt.TARGET: opt.TARGETS, opt.PROFILE: opt.PROFILES}
 # Repeatable options (argparse "append") and the type that checks each value.
 REPEATABLE: dict[str, Callable[[str], str]] = {opt.CAPABILITY: opt.capability_name}
@@ -88,6 +93,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                        action="append" if option in REPEATABLE else "store",
                        type=REPEATABLE.get(option) or TYPES.get(option, str),
                        default=kinds.AUTO if option == opt.TARGET else None)  # fmt: skip
+    for flag, text in FLAGS.items():
+        p.add_argument(cli_flag(flag), dest=opt.dest(flag), action="store_true", help=text)
     p.add_argument("-n", "--workers", default=None,
                    help="parallel workers (pytest-xdist), each with its own SE and table prefix: a number, "
                         "0 for none, or auto (one per core); default 2, and 0 for the url target")  # fmt: skip
@@ -171,6 +178,7 @@ def pytest_command(args: argparse.Namespace, paths: OutputPaths) -> list[str]:
         values = value if option in REPEATABLE else [value]
         for one in values:
             cmd += [option, str(Path(one).resolve()) if option in PATH_OPTIONS else str(one)]
+    cmd += [flag for flag in FLAGS if getattr(args, opt.dest(flag), False)]
     if args.keyword:
         cmd += ["-k", args.keyword]
     if getattr(args, "shard", None) is not None:

@@ -21,7 +21,7 @@ REPORTING_PLUGIN = "se_conformance.reporting"
 SUITES_DIR = Path(__file__).resolve().parents[2] / "suites"
 MARKERS = (
     "req(*ids): requirement IDs (suites/requirements.toml) that a conformance test checks",
-    "needs(*facilities): harness facilities a test needs: db, fs, lifecycle",
+    "needs(*facilities): harness facilities a test needs: db, fs, lifecycle, syscalls (--se-trace-syscalls)",
     "capability(name): optional SE capability a test needs (undeclared -> unsupported)",
 )
 

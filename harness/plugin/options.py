@@ -35,6 +35,7 @@ WAIVERS = "--se-waivers"
 REPORT_JSON = "--se-report-json"
 ONLY_REQ = "--se-req"
 READ_TIMEOUT = "--se-read-timeout"
+TRACE_SYSCALLS = "--se-trace-syscalls"  # local target: the syscalls facility (SEs under strace), opt-in
 FLEET = "--se-fleet"  # the fleet-wide checks (suites/fleet) against a fleet file; no target is started
 
 TARGETS = CHOICES  # auto and the kinds of harness.targets.kinds.KINDS
@@ -61,6 +62,7 @@ def settings_of(get: Callable[[str], Any]) -> TargetSettings:
         image=get(dest(IMAGE)), command=get(dest(COMMAND)), cwd=get(dest(CWD)), url=get(dest(URL)),
         table_prefix=get(dest(TABLE_PREFIX)), db_dsn=get(dest(DB_DSN)), storage_path=get(dest(STORAGE_PATH)),
         profile_file=get(dest(PROFILE_FILE)), capabilities=tuple(get(dest(CAPABILITY)) or ()),
+        trace_syscalls=bool(get(dest(TRACE_SYSCALLS))),
     )  # fmt: skip
 
 
@@ -103,6 +105,10 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(WAIVERS, default=None, help="waiver file (TOML [[waivers]]) added to the profile's waivers")
     group.addoption(ONLY_REQ, default=None,
                     help="run only the tests of these requirement IDs (comma-separated), e.g. SE-FILE-001")  # fmt: skip
+    group.addoption(TRACE_SYSCALLS, action="store_true", default=False,
+                    help="local target: let the durability test start an SE under strace and check the order of "
+                         "fsync, rename, COMMIT and the answer (the syscalls facility; needs strace; without it "
+                         "that test is unsupported)")  # fmt: skip
     group.addoption(FLEET, default=None, metavar="FILE",
                     help="run the fleet-wide checks (suites/fleet) against the SEs of this fleet file; starts "
                          "no target (se-conformance run --fleet runs them and one url-target run per SE)")  # fmt: skip

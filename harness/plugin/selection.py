@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.targets.base import FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE, Target
+from harness.targets.base import FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE, FACILITY_SYSCALLS, Target
 
 # A test that uses one of these fixtures needs the facility whether or not it says so.
 FIXTURE_NEEDS = {"db": FACILITY_DB, "storage": FACILITY_FS, "lifecycle": FACILITY_LIFECYCLE,
@@ -13,9 +13,11 @@ PROFILE_FACILITIES = {
     "core": frozenset(),
     "db": frozenset({FACILITY_DB}),
     "fs": frozenset({FACILITY_FS}),
-    "lifecycle": frozenset({FACILITY_LIFECYCLE}),
-    "full": frozenset({FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE}),
+    "lifecycle": frozenset({FACILITY_LIFECYCLE, FACILITY_SYSCALLS}),
+    "full": frozenset({FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE, FACILITY_SYSCALLS}),
 }
+# How to get a facility that only an option offers.
+FACILITY_HINTS = {FACILITY_SYSCALLS: " (local target with --se-trace-syscalls)"}
 UNSUPPORTED = "unsupported: "
 
 
@@ -59,7 +61,8 @@ def select(items: list[pytest.Item], profile: str, config: pytest.Config, only: 
 def unsupported_reason(item: pytest.Item, target: Target) -> str | None:
     missing = sorted(needs_of(item) - target.facilities)
     if missing:
-        return f"{UNSUPPORTED}the {target.kind} target offers no {', '.join(missing)} facility"
+        hints = "".join(FACILITY_HINTS.get(name, "") for name in missing)
+        return f"{UNSUPPORTED}the {target.kind} target offers no {', '.join(missing)} facility{hints}"
     undeclared = sorted(capabilities_of(item) - target.capabilities)
     if undeclared:
         return f"{UNSUPPORTED}capability {', '.join(undeclared)} not declared by the target profile"

@@ -14,6 +14,8 @@ MODES = ("edit", "rw", "ro", "ar")
 FACILITY_DB = "db"
 FACILITY_FS = "fs"
 FACILITY_LIFECYCLE = "lifecycle"
+#: The local target with --se-trace-syscalls: an SE can be started under strace (opt-in, never by profile).
+FACILITY_SYSCALLS = "syscalls"
 FACILITIES = (FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE)
 
 

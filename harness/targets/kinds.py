@@ -45,6 +45,8 @@ class TargetSettings:
     storage_path: str | None = None
     profile_file: str | None = None
     capabilities: tuple[str, ...] = ()
+    #: Local target: SEs a test asks for start under strace (the ``syscalls`` facility).
+    trace_syscalls: bool = False
 
 
 class Infrastructure(abc.ABC):
@@ -110,6 +112,7 @@ def _build_local(settings: TargetSettings, shared: Mapping[str, Any], worker: st
         run_id=shared["run_id"], worker=worker, profile=profile, database=PostgresInfo.from_dict(shared["database"]),
         public_key_path=Path(shared["public_key_path"]),
         command=settings.command.split() if settings.command else None, cwd=settings.cwd,
+        trace_syscalls=settings.trace_syscalls,
     )  # fmt: skip
 
 
@@ -119,6 +122,13 @@ def is_reference_command(command: str | None) -> bool:
         return True
     argv = command.split()
     return len(argv) == 3 and Path(argv[0]).name.startswith("python") and argv[1:] == ["-m", REFERENCE_MODULE]
+
+
+def _preflight_local(settings: TargetSettings, profile: TargetProfile) -> None:
+    if settings.trace_syscalls:
+        from harness.targets.strace import require_strace
+
+        require_strace()
 
 
 # -- docker ------------------------------------------------------------------------------------------
@@ -211,7 +221,7 @@ KINDS: dict[str, TargetKind] = {
             single_se=False, deletes_created_files=False, lifecycle=True, serve=True,
         ),
         TargetKind(
-            name=LOCAL, infrastructure=_LocalInfrastructure, build=_build_local, preflight=_no_preflight,
+            name=LOCAL, infrastructure=_LocalInfrastructure, build=_build_local, preflight=_preflight_local,
             runs_reference=lambda s: is_reference_command(s.command), implied_by=_never, auto_default=lambda: True,
             single_se=False, deletes_created_files=False, lifecycle=True, serve=True,
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -21,12 +22,14 @@ from harness.targets.base import (
     FACILITY_DB,
     FACILITY_FS,
     FACILITY_LIFECYCLE,
+    FACILITY_SYSCALLS,
     Lifecycle,
     ManagedTarget,
     PostgresHandle,
     SEHandle,
 )
 from harness.targets.launch import DEFAULT_CAPACITY, SENames, contract_env, wait_ready
+from harness.targets.strace import TRACE_KEY, require_strace, traced_command
 
 
 class LocalPostgresHandle(PostgresHandle):
@@ -78,7 +81,9 @@ class LocalLifecycle(Lifecycle):
 
     def start_se(self, *, mode: str = "edit", prefix: str | None = None, capacity: int | None = None,
                  database: PostgresInfo | None = None, storage_of: SEHandle | None = None,
-                 extra_env: dict[str, str] | None = None, wait: bool = True) -> SEHandle:  # fmt: skip
+                 extra_env: dict[str, str] | None = None, wait: bool = True,
+                 trace_syscalls: bool = False) -> SEHandle:  # fmt: skip
+        """Start an SE; ``trace_syscalls``: under strace (``harness.targets.strace.trace_file(handle)``)."""
         name, default_prefix = self._names.next()
         prefix = prefix or default_prefix
         if storage_of is not None:
@@ -99,6 +104,8 @@ class LocalLifecycle(Lifecycle):
             storage=LocalStorageView(storage), database=database,
         )  # fmt: skip
         handle.private.update(storage_path=str(storage), env=env, extra_env=dict(extra_env or {}))
+        if trace_syscalls:
+            handle.private[TRACE_KEY] = str(self.workdir / f"strace-{name}-{len(self._handles) + 1}.log")
         self._spawn(handle)
         self._handles.append(handle)
         if wait:
@@ -111,9 +118,11 @@ class LocalLifecycle(Lifecycle):
         env.update(handle.private["extra_env"])
         env[RUN_ENV] = self.run_id
         log_path = self.workdir / f"se-{handle.name}.log"
+        trace = handle.private.get(TRACE_KEY)
+        command = traced_command(self.command, Path(trace)) if trace else self.command
         with log_path.open("ab") as log:
             proc = subprocess.Popen(
-                self.command, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                command, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
         record_process(self.run_id, f"se-{handle.prefix}", proc.pid)
@@ -136,6 +145,10 @@ class LocalLifecycle(Lifecycle):
             return
         if sig == signal.SIGKILL:
             kill_group(proc.pid)
+        elif handle.private.get(TRACE_KEY):
+            # strace ignores the signal and waits for the SE: signal the SE through the group.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
         else:
             proc.send_signal(sig)
         try:
@@ -156,6 +169,7 @@ class LocalLifecycle(Lifecycle):
         return self.start_se(
             mode=mode or se.mode, prefix=se.prefix, capacity=se.capacity, database=se.database,
             storage_of=se, extra_env=dict(se.private.get("extra_env") or {}),
+            trace_syscalls=bool(se.private.get(TRACE_KEY)),
         )  # fmt: skip
 
     def private_database(self) -> PostgresHandle:
@@ -176,7 +190,12 @@ class LocalTarget(ManagedTarget):
     facilities = frozenset({FACILITY_DB, FACILITY_FS, FACILITY_LIFECYCLE})
 
     def __init__(self, *, run_id: str, worker: str, profile: TargetProfile, database: PostgresInfo,
-                 public_key_path: Path, command: list[str] | None = None, cwd: str | None = None) -> None:  # fmt: skip
+                 public_key_path: Path, command: list[str] | None = None, cwd: str | None = None,
+                 trace_syscalls: bool = False) -> None:  # fmt: skip
+        if trace_syscalls:
+            require_strace()
+            # An instance attribute: tests that ask for it may start SEs under strace (--se-trace-syscalls).
+            self.facilities = LocalTarget.facilities | {FACILITY_SYSCALLS}
         self.capabilities = profile.capabilities
         self.database = database
         self.profile = profile
