@@ -73,15 +73,16 @@ def check_import(copy_dir: Path, env: dict[str, str]) -> None:
         )
 
 
-def suite_command(copy_dir: Path, report: Path) -> list[str]:
-    """The whole suite (no requirement filter) against the copy, writing the JSON conformance report."""
+def suite_command(copy_dir: Path, report: Path, extra: tuple[str, ...] = ()) -> list[str]:
+    """The whole suite (no requirement filter) against the copy, writing the JSON conformance report;
+    ``extra``: the variant's own options (``pytest_args``)."""
     return [
         sys.executable, "-m", "pytest", "suites",
         opt.TARGET, "local",
         opt.COMMAND, f"{sys.executable} -m {PACKAGE}",
         opt.CWD, str(copy_dir),
         opt.REPORT_JSON, str(report),
-        "-n", "0", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+        "-n", "0", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *extra,
     ]  # fmt: skip
 
 
@@ -130,7 +131,7 @@ def _tail(path: Path, limit: int = 4000) -> str:
     return data[-limit:].decode(errors="replace")
 
 
-def run_suite(copy_dir: Path, work: Path, timeout_s: float) -> SuiteRun:
+def run_suite(copy_dir: Path, work: Path, timeout_s: float, extra: tuple[str, ...] = ()) -> SuiteRun:
     """Run the whole suite against the SE in ``copy_dir``."""
     state_dir = work / "state"
     state_dir.mkdir(mode=0o755)
@@ -142,7 +143,7 @@ def run_suite(copy_dir: Path, work: Path, timeout_s: float) -> SuiteRun:
     started = time.monotonic()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            suite_command(copy_dir, report), cwd=REPO, env=env, stdout=out,
+            suite_command(copy_dir, report, extra), cwd=REPO, env=env, stdout=out,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         with _LIVE_LOCK:

@@ -196,13 +196,14 @@ def per_requirement(outcomes: Iterable[Outcome]) -> dict[str, tuple[list[str], l
 
 
 def _run(name: str, declared: tuple[str, ...], parts: tuple[Part, ...] | None, timeout_s: float,
-         keep: bool, compound: bool = False, reports: Path | None = None) -> Outcome:  # fmt: skip
+         keep: bool, compound: bool = False, reports: Path | None = None,
+         pytest_args: tuple[str, ...] = ()) -> Outcome:  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix=f"se-mutant-{name}-"))
     work.chmod(0o755)  # the harness's PostgreSQL runs as the postgres user below it
     started = time.monotonic()
     try:
         copy = prepare(work / "copy", parts or (), name)
-        run = run_suite(copy, work, timeout_s)
+        run = run_suite(copy, work, timeout_s, pytest_args)
         if reports is not None:
             reports.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(run.report, reports / f"{name}.json")
@@ -224,7 +225,9 @@ def _run(name: str, declared: tuple[str, ...], parts: tuple[Part, ...] | None, t
 def run_variant(
     variant: Variant, *, timeout_s: float = DEFAULT_TIMEOUT_S, keep: bool = False, reports: Path | None = None
 ) -> Outcome:
-    return _run(variant.name, variant.catches, variant.parts, timeout_s, keep, variant.compound, reports)
+    return _run(
+        variant.name, variant.catches, variant.parts, timeout_s, keep, variant.compound, reports, variant.pytest_args
+    )
 
 
 def run_control(*, timeout_s: float = DEFAULT_TIMEOUT_S, keep: bool = False, reports: Path | None = None) -> Outcome:
@@ -270,6 +273,8 @@ def _list(variants: list[Variant], ci: set[str]) -> None:
         print(f"{v.name}" + (f" [{marks}]" if marks else ""))
         if v.compound:
             print(f"  combines: {', '.join(v.combine)}")
+        if v.pytest_args:
+            print(f"  suite run with: {' '.join(v.pytest_args)}")
         print(f"  breaks exactly ({len(v.catches)}): {', '.join(v.catches)}\n  {v.description}")
 
 

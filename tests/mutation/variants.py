@@ -16,7 +16,9 @@ search/replace edits on a copy of ``reference_service/``::
 
 A **compound** variant is a foreign SE with many defects at once: it names single variants
 (``combine``); its edits are theirs in that order and its exact set is the union of their ``catches``.
-It may add ``catches`` and ``edits`` of its own. Components whose edits touch the same text are refused
+It may add ``catches`` and ``edits`` of its own. A variant may add options to its suite run
+(``pytest_args = ["--se-trace-syscalls"]``: an opt-in facility its defect is caught by); a compound runs with
+its components' and its own. Components whose edits touch the same text are refused
 (here when two snippets are the same or contain one another, in ``patching`` against the real files).
 """
 
@@ -35,7 +37,9 @@ CATALOGUE_PATHS = (REPO / "suites" / "requirements.toml", REPO / "suites" / "req
 PACKAGE = "reference_service"
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 ID_RE = re.compile(r"^SE-[A-Z]+-\d{3}$")
-_VARIANT_KEYS = {"name", "description", "catches", "edits", "combine"}
+_VARIANT_KEYS = {"name", "description", "catches", "edits", "combine", "pytest_args"}
+#: What ``pytest_args`` may pass: the plugin's own options, never a target or a filter.
+PYTEST_ARGS_ALLOWED = ("--se-trace-syscalls",)
 _REQUIRED_KEYS = {"name", "description"}
 _EDIT_KEYS = {"file", "old", "new"}
 MIN_COMPONENTS = 2
@@ -67,6 +71,7 @@ class Variant:
     catches: tuple[str, ...]  # exact: the requirements the suite must report failed, and no others
     parts: tuple[Part, ...]  # a single variant: one part, its own edits
     combine: tuple[str, ...] = ()  # a compound: the single variants it combines
+    pytest_args: tuple[str, ...] = ()  # extra options of its suite run (an opt-in facility)
 
     @property
     def edits(self) -> tuple[Edit, ...]:
@@ -141,7 +146,20 @@ def _variant(raw: Any, index: int) -> Variant:
         catches=catches,
         parts=(Part(part_name, own),) if own else (),
         combine=combine,
+        pytest_args=_pytest_args(raw.get("pytest_args", []), where),
     )
+
+
+def _pytest_args(raw: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(a, str) for a in raw):
+        raise VariantError(f"{where}: pytest_args must be a list of strings")
+    refused = [a for a in raw if a not in PYTEST_ARGS_ALLOWED]
+    if refused:
+        raise VariantError(
+            f"{where}: pytest_args {refused} are not allowed; expected some of {list(PYTEST_ARGS_ALLOWED)} "
+            "(options that switch on a facility; the runner chooses target, report and selection)"
+        )
+    return tuple(dict.fromkeys(raw))
 
 
 def check_snippets(name: str, parts: tuple[Part, ...]) -> None:
@@ -178,7 +196,9 @@ def _resolve(variant: Variant, by_name: dict[str, Variant]) -> Variant:
         raise VariantError(f"{where}: its own catches {twice} are already caught by its components; drop them")
     all_parts = (*parts, *variant.parts)
     check_snippets(variant.name, all_parts)
-    return Variant(variant.name, variant.description, (*catches, *variant.catches), all_parts, variant.combine)
+    args = tuple(dict.fromkeys(a for name in (*variant.combine,) for a in by_name[name].pytest_args))
+    return Variant(variant.name, variant.description, (*catches, *variant.catches), all_parts, variant.combine,
+                   tuple(dict.fromkeys((*args, *variant.pytest_args))))  # fmt: skip
 
 
 def parse_variants(data: dict[str, Any]) -> list[Variant]:
