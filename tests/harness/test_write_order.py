@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from harness.plugin import options as opt
 from harness.syscalls import Trace, parse, unescape
 from harness.write_order import Endpoints, check
 from tests.mutation import report as json_report
-from tests.mutation.execution import check_import, child_env
+from tests.mutation.execution import check_import, child_env, forget_bytecode
 from tests.mutation.patching import prepare
 from tests.mutation.variants import PACKAGE, REPO, load_variants
 
@@ -126,7 +127,8 @@ BROKEN = "sidecar-directory-not-fsynced"
 def _outcome(copy_dir: Path, work: Path) -> tuple[str, str]:
     state = work / "state"
     state.mkdir(mode=0o755)
-    work.chmod(0o755)  # the harness's PostgreSQL runs as the postgres user below it
+    state.chmod(0o755)
+    work.chmod(0o755)
     env = child_env(copy_dir, state)
     check_import(copy_dir, env)
     report = work / "report.json"
@@ -141,10 +143,18 @@ def _outcome(copy_dir: Path, work: Path) -> tuple[str, str]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (scripts/setup installs it)")
-def test_the_check_passes_the_reference_and_fails_a_copy_without_the_directory_fsync(tmp_path: Path) -> None:
+def test_the_check_passes_the_reference_and_fails_a_copy_without_the_directory_fsync() -> None:
     variant = next(v for v in load_variants() if v.name == BROKEN)
-    good = _outcome(prepare(tmp_path / "good" / "copy", (), "control"), tmp_path / "good")
-    assert good[0] == "pass", f"the reference should pass {REQ}: {good}"
-    bad = _outcome(prepare(tmp_path / "bad" / "copy", variant.parts, BROKEN), tmp_path / "bad")
-    assert bad[0] == "fail", f"a copy without the sidecar's directory fsync should fail {REQ}: {bad}"
-    assert "directory fsynced out of order" in bad[1], bad[1]
+    # Under /tmp, searchable by others: the harness's PostgreSQL runs as the postgres user below it.
+    root = Path(tempfile.mkdtemp(prefix="se-trace-check-"))
+    root.chmod(0o755)
+    try:
+        good = _outcome(prepare(root / "good" / "copy", (), "control"), root / "good")
+        assert good[0] == "pass", f"the reference should pass {REQ}: {good}"
+        bad = _outcome(prepare(root / "bad" / "copy", variant.parts, BROKEN), root / "bad")
+        assert bad[0] == "fail", f"a copy without the sidecar's directory fsync should fail {REQ}: {bad}"
+        assert "directory fsynced out of order" in bad[1], bad[1]
+    finally:
+        for copy in (root / "good" / "copy", root / "bad" / "copy"):
+            forget_bytecode(copy)
+        shutil.rmtree(root, ignore_errors=True)
