@@ -217,6 +217,10 @@ def test_errors_carry_detail(api: SEClient, tokens: TokenFactory, case: str) -> 
            actual=body, resp=resp)  # fmt: skip
 
 
+# Each JSON answer, with the requirement that judges the endpoint itself (that it answers at all).
+ENDPOINT_RULES = {"/": "SE-SVC-002", "/health/live": "SE-SVC-003", "/health/ready": "SE-SVC-004",
+                  "/api/v1/info": "SE-SVC-005", "/api/v1/capacity": "SE-SVC-010", "/openapi.json": "SE-SVC-013",
+                  "metadata": "SE-FILE-015", "list": "SE-FILE-036", "upload": "SE-FILE-001"}  # fmt: skip
 JSON_CASES = (*PUBLIC_JSON, "metadata", "list", "upload")
 CREATED = ("upload",)  # the cases answered 201; every other one 200
 
@@ -232,7 +236,8 @@ def test_json_content_type(api: SEClient, case: str) -> None:
         resp = api.get("/api/v1/files", params={"limit": 1})
     else:
         resp = api.post(UPLOAD, files={"file": ("x.bin", b"x", "application/octet-stream")})
-    expect_status(resp, 201 if case in CREATED else 200, req="SE-SVC-017", what=f"{case}")
+    with arrange(f"{case} answers"):  # an endpoint that does not answer is its own rule's failure
+        expect_status(resp, 201 if case in CREATED else 200, req=ENDPOINT_RULES[case], what=f"{case}")
     expect_equal(media_type(resp.headers.get("content-type")), "application/json", req="SE-SVC-017",
                  what=f"{case} Content-Type", resp=resp)  # fmt: skip
     expect_json(resp, req="SE-SVC-017")
