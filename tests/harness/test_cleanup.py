@@ -23,7 +23,7 @@ from harness.docker_util import leftovers
 from harness.runstate import sweep_local
 from tests.docker_required import require_docker
 
-SLOW_TEST = '''
+SLOW_TEST = """
 import time
 from collections.abc import Iterator
 import pytest
@@ -32,7 +32,7 @@ import pytest
 def test_hold(se, n):
     assert se.base_url.startswith("http://127.0.0.1:")
     time.sleep(60)
-'''
+"""
 
 
 def processes_with(marker: str) -> list[int]:
