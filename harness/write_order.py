@@ -80,6 +80,10 @@ class _Walk:
 
     def __init__(self, trace: Trace, request: Call, answer: Call, verdict: Verdict, endpoints: Endpoints) -> None:
         self.calls = trace.between(request.end, answer.start)
+        # Until the next request arrives: what this request still did after its answer.
+        later = (c.start for c in trace.calls if c.start > answer.end and c.name in RECEIVES and _is_request(c.data))
+        horizon = next(later, trace.calls[-1].end + 1 if trace.calls else answer.end)
+        self.everywhere = [c for c in trace.calls if c.start < horizon]
         self.request = request
         self.answer = answer
         self.verdict = verdict
@@ -103,8 +107,10 @@ class _Walk:
             if before is not None
             else " and before the answer"
         )
-        if found:
-            lines = ", ".join(str(c.start) for c in found[:5])
+        # Out of order: show where it is instead, the calls after the lower bound first (e.g. after the answer).
+        elsewhere = [c for c in self.everywhere if match(c) and c.ok and c.start > lo] or found
+        if elsewhere:
+            lines = ", ".join(str(c.start) for c in elsewhere[:5])
             raise OrderProblem(f"{name} out of order: expected {bounds}{why}, found only at line(s) {lines}")
         raise OrderProblem(f"{name} missing: no such call {bounds}{why} (the answer is line {self.answer.start})")
 
@@ -125,6 +131,10 @@ class _Walk:
         return self.find("database COMMIT acknowledged",
                          lambda c: c.name in RECEIVES and c.fd == sent.fd and COMMIT_DONE in c.data, after=sent,
                          why=" (PostgreSQL's CommandComplete COMMIT read back)")  # fmt: skip
+
+
+def _is_request(data: bytes) -> bool:
+    return data.split(b" ", 1)[0] in (b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS")
 
 
 def find_request(trace: Trace, method: str, path: str, endpoints: Endpoints) -> tuple[Call, Call]:
