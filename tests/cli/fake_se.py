@@ -2,7 +2,7 @@
 
 Started by the local target as ``python tests/cli/fake_se.py`` with the launch contract's environment.
 ``FAKE_SE_BROKEN=must`` breaks a MUST requirement (``/api/v1/info`` answers 500),
-``FAKE_SE_BROKEN=should`` a SHOULD one (``file_count`` is negative). ``/api/v1/capacity`` is never
+``FAKE_SE_BROKEN=should`` a SHOULD one (its OpenAPI document lists no file endpoint). ``/api/v1/capacity`` is never
 implemented (501): the suite waives it.
 """
 
@@ -39,9 +39,12 @@ class Handler(BaseHTTPRequestHandler):
                     "name": "fake",
                     "version": "fake-1.0",
                     "mode": os.environ.get("APP_MODE", "edit"),
-                    "file_count": -1 if BROKEN == "should" else 0,
+                    "file_count": 0,
                 },
             )
+        elif self.path == "/openapi.json":
+            paths = {} if BROKEN == "should" else {"/api/v1/files/upload": {}, "/api/v1/files": {}}
+            self._send(200, {"openapi": "3.1.0", "paths": paths})
         else:
             self._send(501, {"detail": "not implemented"})
 

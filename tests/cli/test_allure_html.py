@@ -71,7 +71,7 @@ def test_failed_run_renders_requirement_tree_and_attachments(cli: Cli) -> None:
     reqs = catalogue.load()
     overview = page_text(index.as_uri())
     assert "service" in overview, "the tree's first level is the area (epic)"
-    for req_id in ("SE-SVC-005", "SE-SVC-009", "SE-SVC-003"):
+    for req_id in ("SE-SVC-005", "SE-SVC-014", "SE-SVC-003"):
         assert f"{req_id} {reqs[req_id].title}" in overview, f"requirement {req_id} in the tree"
     assert "test_info_has_a_version" in overview
     assert "kind local" in overview or "local" in overview  # environment.properties shown as metadata

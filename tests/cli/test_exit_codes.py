@@ -47,7 +47,7 @@ def test_pass_waived_unsupported_is_conformant(cli: Cli) -> None:
     assert result.code == 0, result
     report = result.report
     document.validate(report)
-    assert outcomes(report) == {"SE-SVC-005": "pass", "SE-SVC-009": "pass", "SE-SVC-010": "waived",
+    assert outcomes(report) == {"SE-SVC-005": "pass", "SE-SVC-014": "pass", "SE-SVC-010": "waived",
                                 "SE-FILE-023": "unsupported", "SE-SVC-003": "pass", "SE-SVC-004": "pass"}  # fmt: skip
     assert [w["requirement"] for w in report["waivers"] if w["applied"]] == ["SE-SVC-010"]
     assert report["target"]["version"] == "fake-1.0"
@@ -60,9 +60,9 @@ def test_pass_waived_unsupported_is_conformant(cli: Cli) -> None:
 def test_should_failure_warns_and_strict_fails(cli: Cli) -> None:
     result = cli.fake_run("--waivers", str(cli.write_waivers()), env={"FAKE_SE_BROKEN": "should"})
     assert result.code == 0, result
-    assert "SE-SVC-009" in result.stdout
+    assert "SE-SVC-014" in result.stdout
     assert "Warnings" in result.stdout
-    assert result.report["verdict"]["other_failures"] == ["SE-SVC-009"]
+    assert result.report["verdict"]["other_failures"] == ["SE-SVC-014"]
     assert result.report["verdict"]["strict_exit_code"] == 1
     again = cli("report", "--json", str(result.out / "report.json"), "--strict")
     assert again.code == 1, again

@@ -50,9 +50,9 @@ def sample_records() -> list[TestRecord]:
         TestRecord("suites/s.py::test_bad", ("SE-SVC-003",),
                    [call("call", "failed", 0.2, KIND_DEFECT, message="[SE-SVC-003] expected 200, got 500",
                          failed_check="SE-SVC-003", failed_label="check")], "gw1"),
-        TestRecord("suites/s.py::test_should", ("SE-SVC-009",),
-                   [call("call", "failed", 0.1, KIND_DEFECT, message="[SE-SVC-009] file_count",
-                         failed_check="SE-SVC-009", failed_label="check")], "gw0"),
+        TestRecord("suites/s.py::test_should", ("SE-SVC-014",),
+                   [call("call", "failed", 0.1, KIND_DEFECT, message="[SE-SVC-014] OpenAPI paths",
+                         failed_check="SE-SVC-014", failed_label="check")], "gw0"),
         TestRecord("suites/s.py::test_waived", ("SE-SVC-010",),
                    [call("call", "skipped", 0.1, KIND_DEFECT, xfail_reason="waived SE-SVC-010 until 2099-01-01",
                          failed_check="SE-SVC-010", failed_label="check")]),
@@ -102,7 +102,7 @@ def test_summary_names_failed_requirements_with_titles() -> None:
     assert "suites/s.py::test_bad" in text
     assert "got 500" in text
     assert "Warnings" in text
-    assert "SE-SVC-009" in text
+    assert "SE-SVC-014" in text
     assert "SE-SVC-010  until 2099-01-01: later" in text
     assert "service" in text
     assert "total" in text
