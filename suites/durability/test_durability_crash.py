@@ -20,6 +20,7 @@ from harness.expect import expect, expect_json, expect_status, fail
 from harness.targets.base import Lifecycle
 from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload, sha256_hex
+from suites.support.files import require_chosen_ids
 from suites.support.http import quoted_filename, raw_multipart
 from suites.support.inspect import LAYOUT_RE, SIDECAR_SUFFIX, expect_no_pending, stray_files
 
@@ -50,7 +51,7 @@ class Burst:
             except httpx.HTTPError:
                 return  # the SE is gone
             with self.lock:
-                if resp.status_code == 201:
+                if 200 <= resp.status_code < 300:  # acknowledged (that it is 201 is SE-FILE-001's)
                     self.acked[fid] = content
                 else:
                     self.other.append(f"{fid}: {resp.status_code}")
@@ -101,6 +102,7 @@ def test_kill_9_during_uploads_then_restart(
     spawn_se: Any, lifecycle: Lifecycle, client_for: Any, tokens: TokenFactory
 ) -> None:
     handle = spawn_se()
+    require_chosen_ids(client_for(handle, tokens.user))
     burst = Burst([client_for(handle, tokens.user) for _ in range(THREADS)])
     slow_id, slow_content, half_sent = new_uuid(), payload(SLOW_SIZE), threading.Event()
     burst.attempted[slow_id] = slow_content

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.client import SEClient
-from harness.expect import expect_status
+from harness.expect import arrange, expect_status
 from harness.tokens import TokenFactory
 from suites.support.files import expect_gone, expect_present, file_path, upload_ok
 from suites.support.roles import token_for
@@ -31,7 +31,8 @@ def test_delete_by_user_is_403(api: SEClient) -> None:
 def test_deleted_file_is_gone(api: SEClient, tokens: TokenFactory, role: str) -> None:
     stored = upload_ok(api)
     keeper = upload_ok(api)
-    expect_status(api.with_token(token_for(tokens, role)).delete(file_path(stored.file_id)), 204,
-                  req="SE-FILE-035", what=f"DELETE by {role}")  # fmt: skip
+    resp = api.with_token(token_for(tokens, role)).delete(file_path(stored.file_id))
+    with arrange(f"DELETE by {role}"):  # who may delete is SE-FILE-033's rule; this one judges what is left
+        expect_status(resp, 204, req="SE-FILE-033", what=f"DELETE by {role}")
     expect_gone(api, stored.file_id, req="SE-FILE-035", what="after DELETE")
     expect_present(api, keeper, req="SE-FILE-035", what="another file after the DELETE")

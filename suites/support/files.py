@@ -8,8 +8,8 @@ from typing import Any, cast
 import httpx
 
 from harness.client import SEClient
-from harness.expect import arrange, expect, expect_json, expect_status, fail
-from suites.support.data import payload, unique_name
+from harness.expect import arrange, covered, expect, expect_equal, expect_json, expect_status, fail
+from suites.support.data import new_uuid, payload, unique_name
 
 FILES = "/api/v1/files"
 UPLOAD = "/api/v1/files/upload"
@@ -47,6 +47,7 @@ class Stored:
 
 
 UPLOAD_REQUIREMENT = "SE-FILE-001"  # covers "an upload answers 201 with a file_id"
+CHOSEN_ID_REQUIREMENT = "SE-FILE-007"  # covers "a caller-chosen file_id is the file's id"
 
 
 def upload_ok(
@@ -70,9 +71,21 @@ def upload_ok(
     data = payload() if content is None else content
     name = filename if filename is not None else unique_name()
     resp = api.upload(data, filename=name, content_type=content_type, **fields)
-    expect_status(resp, 201, req=req, what="upload")
+    # That it is exactly 201 is SE-FILE-001's rule; for any other requirement a stored file is a 2xx.
+    expect_status(resp, 201 if req == UPLOAD_REQUIREMENT else range(200, 300), req=req, what="upload")
     file_id = created_id(resp, req=req)
+    if "file_id" in fields:  # a test that chose the id goes on to use it
+        with covered("the caller-chosen file_id is kept", by=CHOSEN_ID_REQUIREMENT, req=req) as rule:
+            expect_equal(
+                file_id, str(fields["file_id"]), req=rule, what="file_id of an upload that chose it", resp=resp
+            )
     return Stored(file_id, data, name, content_type, resp.json())
+
+
+def require_chosen_ids(api: SEClient) -> None:
+    """Prepare a test that tracks files by ids it chooses: the SE must keep a caller-chosen file_id
+    (SE-FILE-007), or the test cannot find its files and is blocked."""
+    upload_ok(api, payload(64), file_id=new_uuid())
 
 
 def created_id(resp: httpx.Response, *, req: str) -> str:
