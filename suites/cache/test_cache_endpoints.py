@@ -24,7 +24,7 @@ from harness.targets.base import SEHandle, Target
 from harness.tokens import TokenFactory
 from suites.support.data import payload
 from suites.support.fields import is_int
-from suites.support.files import Stored, get_meta, upload_ok
+from suites.support.files import Stored, expect_present, get_meta, upload_ok
 from suites.support.inspect import (
     SIDECAR_SUFFIX,
     as_utc,
@@ -243,7 +243,7 @@ def test_cleanup_expired_removes_nothing_live(spawn_se: Any, client_for: Any, to
     expect_status(resp, range(200, 300), req="SE-CACHE-010", what="cleanup-expired")
     _unchanged(se, "ABCD", req="SE-CACHE-010", what="after cleanup-expired")
     for name in "ABCD":  # judged through the API: the report's figures are SE-CACHE-002's
-        _expect_bytes(se.client, se.files[name].file_id, se.contents[name], req="SE-CACHE-010", what=f"file {name}")
+        expect_present(se.client, se.files[name], req="SE-CACHE-010", what=f"file {name} after cleanup-expired")
 
 
 # requirement → what the planted store shows, and the figures that requirement judges
@@ -276,7 +276,7 @@ def test_full_rebuild_restores_every_field(
     rebuild(se.service, "full", req="SE-CACHE-005")
     _unchanged(se, "AD", req="SE-CACHE-005", what="untouched, after a full rebuild")
     for name in "AD":
-        _expect_bytes(se.client, se.files[name].file_id, se.contents[name], req="SE-CACHE-005", what=f"file {name}")
+        expect_present(se.client, se.files[name], req="SE-CACHE-005", what=f"file {name} after a full rebuild")
     c_after = get_meta(se.client, se.files["C"].file_id)
     c_diff = metadata_diff(se.before["C"], c_after, ignore=("cache_updated_at", "cache_expired", *EDITS))
     expect(not c_diff, req="SE-CACHE-005", what="other fields of the edited file", actual=c_diff, expected="unchanged")

@@ -14,7 +14,7 @@ import pytest
 from harness.client import SEClient
 from harness.expect import expect, expect_json, expect_status
 from harness.tokens import TokenFactory
-from suites.support.data import payload, tag
+from suites.support.data import payload, sha256_hex, tag
 from suites.support.files import UPLOAD, created_id, download_path, file_path
 from suites.support.http import expect_clean_headers, expect_not_5xx, quoted_filename, raw_multipart
 
@@ -61,12 +61,18 @@ def expect_safe_storage_names(meta: dict[str, object], resp: httpx.Response) -> 
                expected="no '..' path segment", actual=value, resp=resp)  # fmt: skip
 
 
-def check_served_back(api: SEClient, file_id: str, content: bytes) -> None:
+def check_served_back(api: SEClient, created: httpx.Response, content: bytes) -> None:
+    """The stored file is served back: the bytes the SE said it stored (their integrity as such is
+    SE-FILE-002/018's), under headers without injection, with a safe storage path."""
+    file_id = created_id(created, req="SE-FILE-043")  # an object with a file_id, so .json() works
+    reported = created.json().get("checksum")
+    checksum = reported if isinstance(reported, str) else sha256_hex(content)
     resp = api.get(download_path(file_id))
     expect_clean_headers(resp, req="SE-FILE-044", forbidden=(INJECTED,))
     expect_status(resp, 200, req="SE-FILE-043", what="download of the stored hostile name")
-    expect(resp.content == content, req="SE-FILE-043", what="download body", expected="the uploaded bytes",
-           actual=f"{len(resp.content)} bytes", resp=resp)  # fmt: skip
+    got = sha256_hex(resp.content)
+    expect(got == checksum, req="SE-FILE-043", what="download body", expected=f"the stored bytes (sha256 {checksum})",
+           actual=f"{len(resp.content)} bytes, sha256 {got}", resp=resp)  # fmt: skip
     meta_resp = api.get(file_path(file_id))
     expect_status(meta_resp, 200, req="SE-FILE-043", what="metadata of the stored hostile name")
     meta = expect_json(meta_resp, req="SE-FILE-043")
@@ -87,7 +93,7 @@ def test_hostile_filename(api: SEClient, case: str) -> None:
     expect_clean_headers(resp, req="SE-FILE-044", forbidden=(INJECTED,))
     expect_not_5xx(resp, req="SE-FILE-043", what=f"upload with the filename case {case}")
     if resp.status_code == 201:
-        check_served_back(api, created_id(resp, req="SE-FILE-043"), content)
+        check_served_back(api, resp, content)
 
 
 HOSTILE_USERNAMES = {
@@ -108,4 +114,4 @@ def test_hostile_token_name(api: SEClient, tokens: TokenFactory, case: str) -> N
     resp = client.upload(content, filename=f"plain-{tag()}.txt", content_type="text/plain")
     expect_not_5xx(resp, req="SE-FILE-043", what=f"upload by a token named like {case}")
     if resp.status_code == 201:
-        check_served_back(api, created_id(resp, req="SE-FILE-043"), content)
+        check_served_back(api, resp, content)
