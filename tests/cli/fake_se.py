@@ -43,7 +43,7 @@ class Handler(BaseHTTPRequestHandler):
                 },
             )
         elif self.path == "/openapi.json":
-            paths = {} if BROKEN == "should" else {"/api/v1/files/upload": {}, "/api/v1/files": {}}
+            paths: dict[str, object] = {} if BROKEN == "should" else {"/api/v1/files/upload": {}, "/api/v1/files": {}}
             self._send(200, {"openapi": "3.1.0", "paths": paths})
         else:
             self._send(501, {"detail": "not implemented"})
