@@ -101,11 +101,6 @@ def build(records: list[TestRecord], facts: RunFacts) -> dict[str, Any]:
     areas: dict[str, dict[str, int]] = {}
     for entry in requirements:
         areas.setdefault(entry["area"], dict.fromkeys(OUTCOMES, 0))[entry["outcome"]] += 1
-    checked = [Checked(e["id"], e["level"], e["outcome"]) for e in requirements]
-    unmapped_outcomes = [t.outcome for t in unmapped]
-    lenient = decide(checked, pytest_status=facts.pytest_exit_status, unmapped_outcomes=unmapped_outcomes)
-    strict = decide(checked, pytest_status=facts.pytest_exit_status, unmapped_outcomes=unmapped_outcomes,
-                    strict=True)  # fmt: skip
     return {
         "schema_version": SCHEMA_VERSION,
         "suite": {
@@ -134,16 +129,7 @@ def build(records: list[TestRecord], facts: RunFacts) -> dict[str, Any]:
             "declared": sorted(facts.declared_capabilities),
             "observed": sorted(facts.observed_capabilities),
         },
-        "verdict": {
-            "conformant": lenient.conformant,
-            "exit_code": lenient.exit_code,
-            "strict_exit_code": strict.exit_code,
-            "reasons": lenient.reasons,
-            "must_failures": [c.id for c in lenient.failures],
-            "other_failures": [c.id for c in lenient.warnings],
-            "errors": [c.id for c in lenient.errors],
-            "blocked": [c.id for c in lenient.blocked],
-        },
+        "verdict": verdict_section(requirements, [t.outcome for t in unmapped], facts.pytest_exit_status),
         "counts": {
             "requirements": count(e["outcome"] for e in requirements),
             "tests": count(t.outcome for t in records),
@@ -162,6 +148,25 @@ def build(records: list[TestRecord], facts: RunFacts) -> dict[str, Any]:
             for s in facts.waivers
         ],
         "environment": facts.environment,
+    }
+
+
+def verdict_section(
+    requirements: list[dict[str, Any]], unmapped_outcomes: list[str], pytest_status: int
+) -> dict[str, Any]:
+    """The report's ``verdict`` member from its requirement entries (also for merged shards)."""
+    checked = [Checked(r["id"], r["level"], r["outcome"]) for r in requirements]
+    lenient = decide(checked, pytest_status=pytest_status, unmapped_outcomes=unmapped_outcomes)
+    strict = decide(checked, pytest_status=pytest_status, unmapped_outcomes=unmapped_outcomes, strict=True)
+    return {
+        "conformant": lenient.conformant,
+        "exit_code": lenient.exit_code,
+        "strict_exit_code": strict.exit_code,
+        "reasons": lenient.reasons,
+        "must_failures": [c.id for c in lenient.failures],
+        "other_failures": [c.id for c in lenient.warnings],
+        "errors": [c.id for c in lenient.errors],
+        "blocked": [c.id for c in lenient.blocked],
     }
 
 

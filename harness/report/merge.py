@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import ConfigurationError
-from harness.report.document import SCHEMA_VERSION, UNKNOWN_AREA
+from harness.report.document import SCHEMA_VERSION, UNKNOWN_AREA, verdict_section
 from harness.report.outcomes import OUTCOMES, SKIPPED, WAIVED, worst
-from harness.report.verdict import Checked, decide
 from harness.shard import Shard, shard_of_args
 
 PYTEST_INTERRUPTED = 2
@@ -155,23 +154,6 @@ def _sum_counts(docs: Sequence[dict[str, Any]], key: str) -> dict[str, int]:
     return {o: sum(int(d["counts"][key].get(o, 0)) for d in docs) for o in OUTCOMES}
 
 
-def _verdict(requirements: list[dict[str, Any]], unmapped: list[dict[str, Any]], status: int) -> dict[str, Any]:
-    checked = [Checked(r["id"], r["level"], r["outcome"]) for r in requirements]
-    unmapped_outcomes = [t["outcome"] for t in unmapped]
-    lenient = decide(checked, pytest_status=status, unmapped_outcomes=unmapped_outcomes)
-    strict = decide(checked, pytest_status=status, unmapped_outcomes=unmapped_outcomes, strict=True)
-    return {
-        "conformant": lenient.conformant,
-        "exit_code": lenient.exit_code,
-        "strict_exit_code": strict.exit_code,
-        "reasons": lenient.reasons,
-        "must_failures": [c.id for c in lenient.failures],
-        "other_failures": [c.id for c in lenient.warnings],
-        "errors": [c.id for c in lenient.errors],
-        "blocked": [c.id for c in lenient.blocked],
-    }
-
-
 def _waivers(docs: Sequence[dict[str, Any]], requirements: list[dict[str, Any]]) -> list[dict[str, Any]]:
     waived = {r["id"] for r in requirements if r["outcome"] == WAIVED}
     unique: dict[tuple[str, str], dict[str, Any]] = {}
@@ -227,7 +209,7 @@ def merge(inputs: Sequence[ShardReport], *, args: Sequence[str] = ()) -> dict[st
             "declared": sorted({c for d in docs for c in d["capabilities"]["declared"]}),
             "observed": sorted({c for d in docs for c in d["capabilities"]["observed"]}),
         },
-        "verdict": _verdict(requirements, unmapped, status),
+        "verdict": verdict_section(requirements, [t["outcome"] for t in unmapped], status),
         "counts": {
             "requirements": {o: sum(1 for r in requirements if r["outcome"] == o) for o in OUTCOMES},
             "tests": _sum_counts(docs, "tests"),
