@@ -21,7 +21,7 @@ from harness.client import SEClient
 from harness.dbview import DbView
 from harness.expect import arrange, expect, expect_equal, expect_json, fail
 from harness.tokens import TokenFactory
-from suites.support.data import new_uuid, payload, sha256_hex
+from suites.support.data import new_uuid, payload, reported_checksum, sha256_hex
 from suites.support.files import CHOSEN_ID_REQUIREMENT
 from suites.support.inspect import (
     SIDECAR_SUFFIX,
@@ -51,6 +51,7 @@ class Outcome:
     status: int | None
     error: str | None = None
     returned_id: str | None = None  # the file_id an upload's answer names
+    reported: dict[str, Any] | None = None  # an upload's answer
 
 
 @dataclass
@@ -71,7 +72,9 @@ class Pool:
         client = self._free.get()
         try:
             resp = send(client)
-            return Outcome(label, fid, resp.status_code, returned_id=_returned_id(resp) if label == "upload" else None)
+            body = _body(resp) if label == "upload" else None
+            returned = str(body["file_id"]) if body and body.get("file_id") else None
+            return Outcome(label, fid, resp.status_code, returned_id=returned, reported=body)
         except httpx.HTTPError as exc:
             return Outcome(label, fid, None, f"{type(exc).__name__}: {exc}")
         finally:
@@ -87,12 +90,12 @@ def _upload(ledger: Ledger, fid: str, index: int) -> Send:
 Send = Callable[[SEClient], httpx.Response]
 
 
-def _returned_id(resp: httpx.Response) -> str | None:
+def _body(resp: httpx.Response) -> dict[str, Any] | None:
     try:
         body = resp.json()
     except ValueError:
         return None
-    return str(body["file_id"]) if isinstance(body, dict) and body.get("file_id") else None
+    return body if isinstance(body, dict) else None
 
 
 def _patch(fid: str, body: dict[str, Any]) -> Send:
@@ -202,7 +205,8 @@ def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any
     refused = [
         f"{o.label} {o.fid}: {o.status}"
         for o in ledger.outcomes[: FIRST_UPLOADS + len(tasks)]
-        if o.status != {"upload": 201, "PATCH": 200, "DELETE": 204, "GC": 200}[o.label]
+        if not (o.status is not None and 200 <= o.status < 300)
+        or (o.label != "upload" and o.status != {"PATCH": 200, "DELETE": 204, "GC": 200}[o.label])
     ]
     expect(
         not refused,
@@ -212,12 +216,14 @@ def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any
         expected="201 for uploads, 200 for PATCH and GC delete, 204 for DELETE",
     )
     reader = client_for(handle, user_token)
+    upload_answers = {o.fid: o.reported for o in ledger.outcomes if o.label == "upload" and o.reported}
     api_meta: dict[str, dict[str, Any]] = {}
     lost = []
     for fid in sorted(alive):
         resp = reader.get(f"/api/v1/files/{fid}")
         download = reader.get(f"/api/v1/files/{fid}/download")
-        if resp.status_code != 200 or download.status_code != 200 or download.content != ledger.content[fid]:
+        stored = reported_checksum(upload_answers.get(fid), ledger.content[fid])
+        if resp.status_code != 200 or download.status_code != 200 or sha256_hex(download.content) != stored:
             lost.append(f"{fid}: metadata {resp.status_code}, download {download.status_code}")
             continue
         meta = expect_json(resp, req="SE-DUR-011")

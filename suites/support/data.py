@@ -47,6 +47,15 @@ def generated_sha256(size: int, seed: int) -> str:
     return digest.hexdigest()
 
 
+def reported_checksum(body: object, sent: bytes) -> str:
+    """The checksum an upload's answer reports (what the SE says it stored), else that of the bytes sent.
+
+    Tests that observe a stored file judge it against this: whether the SE stored the right bytes at all
+    is SE-FILE-002/018's to judge, once, not every observer's."""
+    checksum = body.get("checksum") if isinstance(body, dict) else None
+    return checksum if isinstance(checksum, str) else hashlib.sha256(sent).hexdigest()
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -9,7 +9,7 @@ import httpx
 
 from harness.client import SEClient
 from harness.expect import arrange, covered, expect, expect_equal, expect_json, expect_status, fail
-from suites.support.data import new_uuid, payload, sha256_hex, unique_name
+from suites.support.data import new_uuid, payload, reported_checksum, sha256_hex, unique_name
 
 FILES = "/api/v1/files"
 UPLOAD = "/api/v1/files/upload"
@@ -51,10 +51,8 @@ class Stored:
         "Still there, unchanged" is judged against what the SE said it stored, not against what was sent:
         whether it stored the right bytes is SE-FILE-002/003/018's to judge, once, not every observer's.
         Where the answer lacked them (its own failure, judged elsewhere), the sent bytes stand in."""
-        checksum, size = self.response.get("checksum"), self.response.get("file_size")
-        if not (isinstance(checksum, str) and isinstance(size, int)):
-            return sha256_hex(self.content), len(self.content)
-        return checksum, size
+        size = self.response.get("file_size")
+        return reported_checksum(self.response, self.content), size if isinstance(size, int) else len(self.content)
 
 
 UPLOAD_REQUIREMENT = "SE-FILE-001"  # covers "an upload answers 201 with a file_id"
