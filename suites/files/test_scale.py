@@ -168,11 +168,11 @@ def test_row_at_scale(api: SEClient, db: DbView, large_files: dict[str, Large], 
 def test_found_again_after_restart_at_scale(
     spawn_se: Callable[..., SEHandle], lifecycle: Any, client_for: Callable[..., SEClient], tokens: TokenFactory
 ) -> None:
-    """Everything stored is found again, byte for byte, by the SE restarted (into ro) on the same data."""
+    """Everything stored is found again, byte for byte, by the SE restarted (into rw) on the same data."""
     fresh = spawn_se(mode="edit")
     stored = store_all(client_for(fresh, tokens.user))
     before = {name: get_meta(client_for(fresh, tokens.user), large.file_id) for name, large in stored.items()}
-    restarted = lifecycle.restart_se(fresh, mode="ro")
+    restarted = lifecycle.restart_se(fresh, mode="rw")
     api = client_for(restarted, tokens.user)
     for name, large in stored.items():
         resp = api.get(download_path(large.file_id))

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from harness.client import SEClient
-from harness.expect import expect, expect_equal, expect_json, expect_status
+from harness.expect import arrange, expect, expect_equal, expect_json, expect_status
 from harness.tokens import TokenFactory
 from suites.support import fields
 from suites.support.data import new_uuid, tag
@@ -101,8 +101,10 @@ def test_gc_of_unknown_id_is_harmless(api: SEClient, service: SEClient, tokens: 
         file_id = new_uuid()
     else:
         file_id = upload_ok(api).file_id
-        expect_status(api.with_token(tokens.operator).delete(file_path(file_id)), 204, req="SE-GC-006",
-                      what="DELETE by an operator")  # fmt: skip
+        with arrange("remove a file by DELETE"):  # DELETE and its effect are SE-FILE-033/035's
+            expect_status(api.with_token(tokens.operator).delete(file_path(file_id)), 204, req="SE-FILE-033",
+                          what="DELETE by an operator")  # fmt: skip
+            expect_status(api.get(file_path(file_id)), 404, req="SE-FILE-035", what="metadata after the DELETE")
     keeper = upload_ok(api)
     before = total(api, req="SE-GC-006")
     resp = service.delete(gc_path(file_id))

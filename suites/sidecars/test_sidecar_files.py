@@ -291,7 +291,8 @@ def test_storage_filename_pattern(api: SEClient, tokens: TokenFactory) -> None:
 @pytest.mark.req("SE-SIDECAR-012", "SE-SIDECAR-013")
 def test_long_original_filename_gives_short_storage_filename(api: SEClient, storage: StorageView) -> None:
     original = "long-" + "n" * 300 + ".txt"
-    stored, meta = _upload(api, "SE-SIDECAR-012", filename=original, content_type="text/plain")
+    stored = upload_ok(api, payload(2048), req="SE-SIDECAR-012", filename=original, content_type="text/plain")
+    meta = get_meta(api, stored.file_id)
     name = str(meta.get("storage_filename"))
     expect(
         len(name) <= STORAGE_FILENAME_MAX and stored.file_id in name,

@@ -166,6 +166,7 @@ def files_mentioning(storage: StorageView, text: str) -> list[str]:
 
 
 LAYOUT_RE = re.compile(r"^\d{4}/\d{2}/\d{2}/\d{2}/[^/]+$")
+HOUR_DIR_RE = re.compile(r"^\d{4}/\d{2}/\d{2}/\d{2}/")  # anything below an hour directory
 
 
 def temp_files(storage: StorageView) -> list[str]:
@@ -175,10 +176,12 @@ def temp_files(storage: StorageView) -> list[str]:
 def stray_files(storage: StorageView) -> list[str]:
     """Temporary files: any ``.tmp*`` name, and any file below a directory that is not an hour
     directory of the layout (an upload's spool file, say). Files at the root are allowed (markers)."""
+    # Below an hour directory a file belongs to the layout, right or wrong (a storage_filename with a
+    # slash in it is SE-SIDECAR-013's business): only elsewhere is it a spool file left behind.
     return [
         rel
         for rel in storage.list_files()
-        if ".tmp" in rel.rsplit("/", 1)[-1] or ("/" in rel and not LAYOUT_RE.match(rel))
+        if ".tmp" in rel.rsplit("/", 1)[-1] or ("/" in rel and not LAYOUT_RE.match(rel) and not HOUR_DIR_RE.match(rel))
     ]
 
 
