@@ -50,7 +50,16 @@ def _body_preview(resp: httpx.Response, limit: int = 600) -> str:
     try:
         text = json.dumps(resp.json(), ensure_ascii=False)
     except ValueError:
-        text = resp.content[:limit].decode(errors="replace")
+        head = resp.content[:limit]
+        try:
+            text = head.decode()
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 3 or len(head) == len(resp.content):
+                # A binary body (a download) shown as text is noise; its size and a hex lead say enough.
+                return f"<{len(resp.content)} bytes of binary content, starting {head[:16].hex()}>"
+            text = head[: exc.start].decode()  # the preview's cut fell inside a multi-byte character
+        if len(resp.content) > limit:
+            return text + "…"
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -143,13 +152,20 @@ def expect(
 
 def expect_status(resp: httpx.Response, expected: int | Iterable[int], *, req: str, what: str = "") -> httpx.Response:
     allowed = (expected,) if isinstance(expected, int) else tuple(expected)
-    shown = " or ".join(str(code) for code in allowed)
+    shown = _codes(expected, allowed)
     _transport(req, what or f"status {shown}", resp)
     if resp.status_code not in allowed:
         _raise(req, [f"[{req}] {what or 'status code'}: expected {shown}, got {resp.status_code}",
                      *describe_response(resp)])  # fmt: skip
     passed(req, f"{what or 'status code'} is {resp.status_code}")
     return resp
+
+
+def _codes(expected: int | Iterable[int], allowed: tuple[int, ...]) -> str:
+    """``201``, ``400 or 422``, ``200..299`` (a range reads as one, not as a hundred alternatives)."""
+    if isinstance(expected, range) and expected.step == 1 and len(expected) > 2:
+        return f"{expected.start}..{expected.stop - 1}"
+    return " or ".join(str(code) for code in allowed)
 
 
 def expect_equal(actual: Any, expected: Any, *, req: str, what: str, resp: httpx.Response | None = None) -> None:

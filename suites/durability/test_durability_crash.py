@@ -22,7 +22,7 @@ from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload, reported_checksum, sha256_hex
 from suites.support.files import require_chosen_ids
 from suites.support.http import quoted_filename, raw_multipart
-from suites.support.inspect import LAYOUT_RE, SIDECAR_SUFFIX, expect_no_pending, stray_files
+from suites.support.inspect import LAYOUT_RE, SIDECAR_SUFFIX, expect_no_pending, has_sidecar, stray_files
 
 THREADS = 4
 KILL_AFTER_ACKS = 12
@@ -174,9 +174,9 @@ def test_kill_9_during_uploads_then_restart(
         storage = restarted.storage
         if storage is not None:
             files = storage.list_files()
-            left = stray_files(storage)
+            left = stray_files(storage, ids=burst.attempted)
             data = [p for p in files if LAYOUT_RE.match(p) and not p.endswith(SIDECAR_SUFFIX) and p not in left]
-            lonely = [p for p in data if p + SIDECAR_SUFFIX not in files]
+            lonely = [p for p in data if not has_sidecar(p, files)]
             expect(
                 not left and not lonely,
                 req="SE-DUR-004",

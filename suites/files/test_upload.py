@@ -10,7 +10,7 @@ from harness.client import SEClient
 from harness.expect import expect, expect_equal, expect_json, expect_status
 from suites.support import fields
 from suites.support.data import EMPTY_SHA256, new_uuid, payload, sha256_hex, tag, unique_name
-from suites.support.files import UPLOAD, download_path, expect_present, get_meta, total, upload_ok
+from suites.support.files import UPLOAD, download_path, expect_present, get_meta, total, unless_uploads_fail, upload_ok
 from suites.support.http import expect_not_5xx
 
 
@@ -112,6 +112,7 @@ def test_caller_chosen_file_id(api: SEClient) -> None:
 def test_non_uuid_file_id_is_400(api: SEClient, file_id: str) -> None:
     before = total(api, req="SE-FILE-008")
     resp = api.upload(payload(100), filename=unique_name(), file_id=file_id)
+    unless_uploads_fail(api, resp)
     expect_status(resp, 400, req="SE-FILE-008", what=f"upload with file_id {file_id!r}")
     expect_equal(total(api, req="SE-FILE-008"), before, req="SE-FILE-008", what="list total after the refusal")
 
@@ -159,6 +160,7 @@ def test_custom_attributes_round_trip(api: SEClient) -> None:
 def test_custom_attributes_not_an_object_is_refused(api: SEClient, raw: str) -> None:
     before = total(api, req="SE-FILE-011")
     resp = api.upload(payload(100), filename=unique_name(), custom_attributes=raw)
+    unless_uploads_fail(api, resp)
     expect_status(resp, (400, 422), req="SE-FILE-011", what=f"upload with custom_attributes {raw!r}")
     expect_equal(total(api, req="SE-FILE-011"), before, req="SE-FILE-011", what="list total after the refusal")
 
@@ -166,6 +168,7 @@ def test_custom_attributes_not_an_object_is_refused(api: SEClient, raw: str) -> 
 @pytest.mark.req("SE-FILE-012")
 def test_upload_without_file_part_is_refused(api: SEClient) -> None:
     resp = api.post(UPLOAD, data={"description": "no file"}, files={"other": ("x.bin", b"x", "text/plain")})
+    unless_uploads_fail(api, resp)
     expect_status(resp, (400, 422), req="SE-FILE-012", what="upload without a file part")
 
 
@@ -193,6 +196,7 @@ INVALID_FIELDS = {
 def test_invalid_input_never_5xx(api: SEClient, case: str) -> None:
     before = total(api, req="SE-FILE-046")
     resp = api.upload(payload(100), filename=unique_name(), **INVALID_FIELDS[case])
+    unless_uploads_fail(api, resp)
     expect_not_5xx(resp, req="SE-FILE-046", what=f"upload with {case}")
     if not 200 <= resp.status_code < 300:  # refused: nothing stored
         expect_equal(total(api, req="SE-FILE-046"), before, req="SE-FILE-046", what="list total after the refusal")

@@ -13,15 +13,17 @@ from typing import Any
 import pytest
 
 from harness.dbview import DbView
-from harness.expect import expect, expect_equal, expect_status, fail
+from harness.expect import arrange, expect, expect_equal, expect_status, fail
 from harness.targets.base import Lifecycle, SEHandle
 from suites.support.data import new_uuid, sha256_hex
 from suites.support.files import get_meta, ids_of, list_page, upload_ok
 from suites.support.inspect import (
-    as_utc,
+    ROW_CORE_FIELDS,
+    ROW_OTHER_FIELDS,
     carries_prefix,
     key_columns,
     relations,
+    row_vs_api,
     unique_sub,
     user_types_and_functions,
 )
@@ -241,6 +243,8 @@ def test_config_singleton_row(db: DbView) -> None:
 @pytest.mark.req("SE-DB-015")
 def test_config_records_mode(db: DbView, se: SEHandle) -> None:
     rows = db.config_rows()
+    with arrange(f"the {db.table('config')} row"):  # that there is one is SE-DB-014's rule
+        expect(len(rows) == 1, req="SE-DB-014", what=f"{db.table('config')} rows", actual=rows, expected="one row")
     values = [str(v).lower() for row in rows for v in row.values() if isinstance(v, str)]
     expect(
         se.mode.lower() in values,
@@ -302,18 +306,6 @@ def test_one_row_per_stored_file(db: DbView, api: Any, tokens: Any) -> None:
     )
 
 
-def _row_vs_api(row: dict[str, Any], meta: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
-    diff = {}
-    for name in fields:
-        got, want = row.get(name), meta.get(name)
-        if name in ("created_at", "updated_at"):
-            if as_utc(got) != as_utc(want):
-                diff[name] = {"row": str(got), "api": want}
-        elif got != want:
-            diff[name] = {"row": got, "api": want}
-    return diff
-
-
 @pytest.mark.req("SE-DB-017", "SE-DB-018")
 def test_row_matches_api(db: DbView, api: Any, tokens: Any) -> None:
     client = api.with_token(tokens.mint(role="user", sub=unique_sub("row"), name="row_owner"))
@@ -327,26 +319,15 @@ def test_row_matches_api(db: DbView, api: Any, tokens: Any) -> None:
         custom_attributes={"k": "v"},
     )
     fid = body.file_id
-    extra = (
-        "original_filename",
-        "content_type",
-        "description",
-        "version",
-        "created_by_username",
-        "created_by_fullname",
-        "cache_ttl_hours",
-        "created_at",
-        "updated_at",
-    )
     for stage in ("after upload", "after PATCH"):
         meta = get_meta(client, fid)
         row = db.file_row(fid)
         if row is None:
             fail("SE-DB-017", f"no {db.table('files')} row {stage}", expected="one row", actual=None)
         assert row is not None
-        core = _row_vs_api(row, meta, ("file_size", "checksum", "storage_path", "storage_filename"))
+        core = row_vs_api(row, meta, ROW_CORE_FIELDS)
         expect(not core, req="SE-DB-017", what=f"row vs API {stage}", actual=core, expected="equal values")
-        others = _row_vs_api(row, meta, extra)
+        others = row_vs_api(row, meta, ROW_OTHER_FIELDS)
         expect(not others, req="SE-DB-018", what=f"row vs API {stage}", actual=others, expected="equal values")
         if stage == "after upload":
             resp = client.patch(f"/api/v1/files/{fid}", json={"description": "second", "version": "2.0"})

@@ -21,7 +21,7 @@ import pytest
 from harness.client import SEClient
 from harness.dbview import DbView
 from harness.errors import HarnessError
-from harness.expect import covered, expect, expect_json, expect_status, fail, passed
+from harness.expect import arrange, covered, expect, expect_json, expect_status, fail, passed
 from harness.storage_view import StorageView
 from suites.support.data import new_uuid, sha256_hex, tag
 
@@ -110,6 +110,25 @@ def sidecar_diff(sidecar: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[st
     return problems
 
 
+# The p_files columns SE-DB-017 ties to the API, and those SE-DB-018 does.
+ROW_CORE_FIELDS = ("file_size", "checksum", "storage_path", "storage_filename")
+ROW_OTHER_FIELDS = ("original_filename", "content_type", "description", "version", "created_by_username",
+                    "created_by_fullname", "cache_ttl_hours", "created_at", "updated_at")  # fmt: skip
+
+
+def row_vs_api(row: Mapping[str, Any], meta: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """The ``fields`` in which a p_files row and the API metadata differ (timestamps as instants)."""
+    diff: dict[str, Any] = {}
+    for name in fields:
+        got, want = row.get(name), meta.get(name)
+        if name in TIMESTAMP_FIELDS:
+            if as_utc(got) != as_utc(want):
+                diff[name] = {"row": str(got), "api": want}
+        elif got != want:
+            diff[name] = {"row": got, "api": want}
+    return diff
+
+
 def hour_dir(created_at: Any) -> str:
     """``YYYY/MM/DD/HH`` of the UTC hour of ``created_at`` (contract §7)."""
     stamp = as_utc(created_at)
@@ -173,16 +192,43 @@ def temp_files(storage: StorageView) -> list[str]:
     return [rel for rel in storage.list_files() if ".tmp" in rel.rsplit("/", 1)[-1]]
 
 
-def stray_files(storage: StorageView) -> list[str]:
-    """Temporary files: any ``.tmp*`` name, and any file below a directory that is not an hour
-    directory of the layout (an upload's spool file, say). Files at the root are allowed (markers)."""
-    # Below an hour directory a file belongs to the layout, right or wrong (a storage_filename with a
-    # slash in it is SE-SIDECAR-013's business): only elsewhere is it a spool file left behind.
+def stray_files(storage: StorageView, *, before: Iterable[str] = (), ids: Iterable[str] = ()) -> list[str]:
+    """Temporary files left in the storage path: any ``.tmp*`` name, and any other file below a directory
+    that is neither named after one of ``ids`` (the files the test stored, wherever the SE put them) nor in
+    an hour directory of the layout (an upload's spool file, say). Files at the root are allowed (markers),
+    and so is every file in ``before`` (a snapshot taken when the test began: another test's files are not
+    this test's leftovers)."""
+    # Where a file the test stored was put, right or wrong (a day directory, a storage_filename with a
+    # slash in it), is the layout rules' business (SE-SIDECAR-001/013): only a file that belongs to no
+    # stored file is a spool file left behind.
+    known, named = frozenset(before), tuple(ids)
     return [
         rel
         for rel in storage.list_files()
-        if ".tmp" in rel.rsplit("/", 1)[-1] or ("/" in rel and not LAYOUT_RE.match(rel) and not HOUR_DIR_RE.match(rel))
-    ]
+        if rel not in known
+        and (
+            ".tmp" in rel.rsplit("/", 1)[-1]
+            or ("/" in rel and not any(fid in rel for fid in named)
+                and not LAYOUT_RE.match(rel) and not HOUR_DIR_RE.match(rel))
+        )
+    ]  # fmt: skip
+
+
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def has_sidecar(data: str, files: Iterable[str]) -> bool:
+    """Whether the data file ``data`` has a sidecar among ``files``: the one the contract names
+    (``<data>.attr.json``) or, where the SE names its sidecars otherwise (SE-SIDECAR-002's business), any
+    ``*.attr.json`` in its directory carrying the file_id its name carries."""
+    present = set(files)
+    if data + SIDECAR_SUFFIX in present:
+        return True
+    found = UUID_RE.search(data.rsplit("/", 1)[-1])
+    folder = data.rsplit("/", 1)[0] + "/" if "/" in data else ""
+    return found is not None and any(
+        rel.startswith(folder) and rel.endswith(SIDECAR_SUFFIX) and found.group() in rel for rel in present
+    )
 
 
 def expected_data_path(meta: Mapping[str, Any]) -> str:
@@ -234,6 +280,43 @@ def sidecar_of(
         expect(isinstance(doc, dict), req=rule, what=f"sidecar {rel} is a UTF-8 JSON object",
                expected="a JSON object", actual=raw[:300])  # fmt: skip
     return rel, raw, cast(dict[str, Any], doc)
+
+
+SIDECAR_AGREEMENT_REQUIREMENT = "SE-SIDECAR-007"  # a stored file's sidecar equals its API metadata
+
+
+def beyond_sidecar_agreement(
+    problems: dict[str, Any], storage: StorageView, control: Callable[[], Mapping[str, Any]], *, req: str
+) -> dict[str, Any]:
+    """The disagreements between a sidecar and the API (``sidecar_diff``) that are ``req``'s to judge.
+
+    A rule about how a sidecar came to be (a PATCH rewrote it, a rebuild imported it) compares it with
+    the API; a field in which this SE's API and sidecar disagree for any plainly stored file too (the
+    ``control``'s metadata, fetched only when there is a disagreement) is SE-SIDECAR-007's finding, not
+    this rule's, and is left out."""
+    if not problems or req == SIDECAR_AGREEMENT_REQUIREMENT:
+        return problems
+    meta = control()
+    _, _, doc = sidecar_of(storage, meta)
+    always = sidecar_diff(doc, meta)
+    return {name: value for name, value in problems.items() if name not in always}
+
+
+def expect_store_agrees(storage: StorageView, view: DbView, metas: Iterable[Mapping[str, Any]]) -> None:
+    """Prepare a check that presumes a consistent store: every file's row and sidecar agree with its API
+    metadata. Where they do not, the SE stored it inconsistently - SE-DB-017/018's or SE-SIDECAR-007's
+    failure - and a report calling the store inconsistent is right, not this check's failure."""
+    for meta in metas:
+        with arrange(f"the row and sidecar of {meta.get('file_id')} agree with its metadata"):
+            row = view.file_row(str(meta.get("file_id")))
+            expect(row is not None, req="SE-DB-017", what="row of a stored file", expected="one row")
+            assert row is not None
+            for rule, fields in (("SE-DB-017", ROW_CORE_FIELDS), ("SE-DB-018", ROW_OTHER_FIELDS)):
+                diff = row_vs_api(row, meta, fields)
+                expect(not diff, req=rule, what="row vs API", actual=diff, expected="equal values")
+            _, _, doc = sidecar_of(storage, meta)
+            diff = sidecar_diff(doc, meta)
+            expect(not diff, req=SIDECAR_AGREEMENT_REQUIREMENT, what="sidecar vs API", actual=diff, expected="equal")
 
 
 def load_schema(version: int) -> dict[str, Any]:

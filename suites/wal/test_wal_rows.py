@@ -18,7 +18,7 @@ from harness.dbview import DbView
 from harness.expect import arrange, expect, expect_equal, expect_json, expect_status, fail
 from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload
-from suites.support.files import created_id, get_meta, upload_ok
+from suites.support.files import created_id, upload_ok
 from suites.support.inspect import (
     WAL_STATUSES,
     WAL_TYPES,
@@ -122,9 +122,14 @@ def test_upload_writes_one_committed_create(db: DbView, api: Any, tokens: TokenF
     if not isinstance(data, dict):
         fail("SE-WAL-007", "operation_data of the file_create row", actual=data, expected="a JSON object")
     assert isinstance(data, dict)
-    meta = get_meta(who.user, fid)
+    # Compared with the file's row, which SE-DB-017 ties to the API: how the API renders a field is that
+    # rule's business, what the WAL logged is this one's.
+    files_row = db.file_row(fid)
+    with arrange(f"the file's {db.table('files')} row"):
+        expect(files_row is not None, req="SE-DB-017", what="row of the uploaded file", expected="one row")
+    assert files_row is not None
     for name in ("original_filename", "storage_filename", "storage_path", "content_type"):
-        expect_equal(data.get(name), meta.get(name), req="SE-WAL-007", what=f"operation_data.{name} vs metadata")
+        expect_equal(data.get(name), files_row.get(name), req="SE-WAL-007", what=f"operation_data.{name} vs the row")
     rel = data.get("relative_path")
     expect(
         isinstance(rel, str) and rel,
@@ -183,21 +188,21 @@ def test_gc_delete_writes_one_committed_delete(db: DbView, api: Any, tokens: Tok
     who = Callers(api, tokens, "gc")
     fid = upload_ok(who.user, b"collect me", filename="g.txt", content_type="text/plain").file_id
     resp = who.service.delete(f"/api/v1/gc/{fid}", json={"reason": "conformance"})
-    expect_status(resp, 200, req="SE-WAL-004", what="GC delete")
-    answer = expect_json(resp, req="SE-WAL-004")
-    expect_equal(
-        answer.get("status") if isinstance(answer, dict) else answer,
-        "deleted",
-        req="SE-WAL-004",
-        what="GC status",
-        resp=resp,
-    )
+    # The GC delete is the act whose row this rule reads; its answer's vocabulary is SE-GC-001's.
+    with arrange("GC delete of a stored file"):
+        expect_status(resp, 200, req="SE-GC-001", what="GC delete")
     row = _only_row(db, fid, "file_delete", "SE-WAL-004", subs=who.subs)
     _check_committed(row, fid, who.service_sub)
     before = wal_rows_of(db, file_ids=[fid], subs=who.subs)
     again = who.service.delete(f"/api/v1/gc/{fid}", json={"reason": "again"})
-    # Its status (200 already_deleted) is SE-GC-004's verdict; this rule only needs it answered, not 5xx.
-    expect_status(again, (200, 404), req="SE-WAL-012", what="second GC delete")
+    # This rule is about an id the SE no longer holds: the second delete must be the no-op SE-GC-004
+    # describes (200 already_deleted; 404 tolerated as SE-GC-006's). An SE that answers "deleted" again
+    # still held the file in its own view - SE-GC-004's failure - and a row for that is no false row.
+    with arrange("a second GC delete the SE treats as a no-op"):
+        expect_status(again, (200, 404), req="SE-GC-004", what="second GC delete")
+        second = expect_json(again, req="SE-GC-004") if again.status_code == 200 else {"status": "already_deleted"}
+        expect_equal(second.get("status") if isinstance(second, dict) else second, "already_deleted",
+                     req="SE-GC-004", what="second GC status", resp=again)  # fmt: skip
     after = wal_rows_of(db, file_ids=[fid], subs=who.subs)
     expect_equal(
         wal_summary(after),

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from harness.client import REQUIREMENT_HEADER, SEClient, exchange_of
@@ -73,3 +74,19 @@ def test_expect_status_failure_names_requirement_request_and_reproducer(server_u
     assert "[SE-X-009] create: expected 201, got 200" in text
     assert f"GET {server_url}/thing" in text
     assert "reproduce: curl" in text
+
+
+@pytest.mark.parametrize(
+    ("content", "shown"),
+    [
+        (bytes(range(256)) * 4, "<1024 bytes of binary content, starting 000102030405060708090a0b0c0d0e0f>"),
+        ("é".encode() * 400, "é" * 300 + "…"),  # the cut falls inside a character: text up to it, not binary
+        (b"plain words", "plain words"),
+    ],
+    ids=["binary", "utf8-cut-mid-character", "text"],
+)
+def test_failure_shows_a_binary_body_by_size_not_as_garbage(content: bytes, shown: str) -> None:
+    resp = httpx.Response(200, content=content, request=httpx.Request("GET", "http://127.0.0.1:1/x"))
+    with pytest.raises(ConformanceFailure) as failure:
+        expect_status(resp, 206, req="SE-FILE-024", what="range")
+    assert f"got:       200 {shown}" in str(failure.value)
