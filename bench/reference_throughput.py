@@ -1,6 +1,7 @@
 """Throughput of the reference SE on this machine, against what the machine itself can do.
 
     .venv/bin/python bench/reference_throughput.py [--size-mib 1024] [--dir /var/tmp] [--seconds 10]
+    .venv/bin/python bench/reference_throughput.py --only small [--runs 5] [--baseline REV] [--profile OUT]
 
 Prints, from one run:
   * raw sequential write: ``dd if=/dev/zero of=... bs=1M count=N conv=fsync``
@@ -11,6 +12,13 @@ Prints, from one run:
 
 Targets from issue 2: upload >= 50 % of raw write, download >= 50 % of loopback copy, RSS growth during
 the 1 GiB transfer <= 64 MiB. Traffic goes to 127.0.0.1 only. Nothing here is a test: it prints figures.
+
+``--only small`` measures the 4 KiB figure alone, ``--runs`` times, each on a fresh SE (own table prefix
+and storage directory) against one PostgreSQL. ``--baseline REV`` (a git revision) adds the before/after
+of issue 11 in one sitting: the reference package of REV (``git archive``) and of this checkout are run
+alternately, baseline first in each round, and the medians and their ratio are printed. ``--profile
+OUT`` samples the (current) SE with ``py-spy record`` during its first small run (``.svg``: flame graph,
+``.txt``: collapsed stacks, ``.json``: speedscope).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import argparse
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +43,9 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from harness.net import free_port  # noqa: E402
 from harness.postgres.local import LocalPostgres  # noqa: E402
+from harness.targets.launch import wait_ready  # noqa: E402
 from tests.reference.jwt_helper import Tokens  # noqa: E402
 from tests.reference.seproc import SEConfig, SEProcess  # noqa: E402
 
@@ -187,13 +198,106 @@ def small_uploads(se: SEProcess, token: str, clients: int, seconds: float) -> tu
     return count, time.perf_counter() - start
 
 
+class CheckoutSE(SEProcess):
+    """The reference SE started from another checkout's ``reference_service`` (``cwd`` comes first on
+    ``sys.path`` for ``python -m``, so that package is the one imported)."""
+
+    def __init__(self, config: SEConfig, log_dir: Path, cwd: Path) -> None:
+        super().__init__(config, log_dir)
+        self.cwd = cwd
+
+    def start(self, deadline_s: float = 30) -> SEProcess:
+        if self.cwd == REPO:
+            return super().start(deadline_s)
+        self.config.port = self.config.port or free_port()
+        self._starts += 1
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "reference_service"], env=self.config.env(), cwd=self.cwd,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        proc = self.proc
+        wait_ready(self.url + "/health/ready", deadline_s=deadline_s, alive=lambda: proc.poll() is None,
+                   logs=self.logs, what=f"SE {self.config.prefix}")  # fmt: skip
+        return self
+
+
+def export_reference(rev: str, dest: Path) -> Path:
+    """The ``reference_service`` package of git revision ``rev``, unpacked under ``dest``."""
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "reference_service"],
+                             check=True, capture_output=True).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def start_profiler(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes]:
+    fmt = {".txt": "raw", ".json": "speedscope"}.get(out.suffix, "flamegraph")
+    cmd = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--output", str(out),
+           "--format", fmt, "--rate", "250", "--duration", str(int(seconds)), "--nonblocking"]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def small_only(args: argparse.Namespace) -> int:
+    """The 4 KiB figure alone, ``--runs`` times; with ``--baseline``, before and after alternately."""
+    work = Path(tempfile.mkdtemp(prefix="se-bench-", dir=args.dir))
+    pg = LocalPostgres(name="pg-bench")
+    try:
+        tokens = Tokens(work)
+        db = pg.start()
+        sources = {"current": REPO}
+        if args.baseline:
+            sources = {"baseline": export_reference(args.baseline, work / "baseline"), **sources}
+        results: dict[str, list[float]] = {name: [] for name in sources}
+        print(f"machine: {os.cpu_count()} CPUs; {args.clients} clients, {args.seconds:g} s per run; "
+              f"baseline {args.baseline or '-'}", flush=True)  # fmt: skip
+        for run in range(1, args.runs + 1):
+            for name, cwd in sources.items():
+                prefix = f"bench_{name[0]}{run}"
+                se = CheckoutSE(SEConfig(prefix=prefix, storage=work / prefix, key_path=tokens.public_key_path,
+                                         db=db, capacity=64 * 1024**3), work, cwd)  # fmt: skip
+                try:
+                    se.start()
+                    assert se.proc is not None
+                    small_uploads(se, tokens.admin, args.clients, 1.0)  # warm-up: connections, imports
+                    spy = None
+                    if args.profile and name == "current" and run == 1:
+                        spy = start_profiler(se.proc.pid, args.profile, args.seconds)
+                    count, elapsed = small_uploads(se, tokens.admin, args.clients, args.seconds)
+                    if spy is not None and spy.wait(timeout=60) != 0:
+                        print(f"py-spy failed: {spy.stderr.read().decode() if spy.stderr else ''}")
+                finally:
+                    se.stop()
+                results[name].append(count / elapsed)
+                print(f"run {run} {name:8s} {count / elapsed:8.1f} uploads/s  ({count} in {elapsed:.1f} s)",
+                      flush=True)  # fmt: skip
+        medians = {name: statistics.median(rates) for name, rates in results.items()}
+        for name, value in medians.items():
+            samples = ", ".join(f"{r:.1f}" for r in results[name])
+            print(f"median   {name:8s} {value:8.1f} uploads/s  ({samples})")
+        if "baseline" in medians:
+            print(f"ratio current / baseline: {medians['current'] / medians['baseline']:.2f}")
+        return 0
+    finally:
+        pg.destroy()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--dir", type=Path, default=Path("/var/tmp"), help="where data is written")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of the 4 KiB phase")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--only", choices=("all", "small"), default="all", help="small: the 4 KiB figure alone")
+    parser.add_argument("--runs", type=int, default=1, help="with --only small: rounds of the 4 KiB figure")
+    parser.add_argument("--baseline", metavar="REV", help="with --only small: also run REV's reference, alternately")
+    parser.add_argument("--profile", type=Path, metavar="OUT", help="with --only small: py-spy record the SE")
     args = parser.parse_args()
+    if args.only == "small":
+        return small_only(args)
+    if args.baseline or args.profile or args.runs != 1:
+        parser.error("--runs, --baseline and --profile go with --only small")
 
     work = Path(tempfile.mkdtemp(prefix="se-bench-", dir=args.dir))
     pg = LocalPostgres(name="pg-bench")
