@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -31,6 +32,7 @@ class Principal:
     role: str | None  # None for a role we do not know: it grants nothing beyond reading/writing
     client_id: str | None
     full_name: str | None
+    expires: int = field(default=0, compare=False)  # the exp claim, for VerifiedTokens
 
     @property
     def is_service_account(self) -> bool:
@@ -76,7 +78,39 @@ def decode_token(token: str, key: RSAPublicKey) -> Principal:
         role=role if role in ROLES else None,
         client_id=_claim_text(claims, "client_id", required=False),
         full_name=_claim_text({"full_name": full_name}, "full_name", required=False),
+        expires=_expiry(claims),
     )
+
+
+def _expiry(claims: dict[str, Any]) -> int:
+    """``exp`` as PyJWT reads it; 0 (never reused from VerifiedTokens) when it is not a number."""
+    try:
+        return int(claims["exp"])
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return 0
+
+
+class VerifiedTokens:
+    """Tokens :func:`decode_token` accepted, so that a client's next request with the same token skips
+    the RSA verification and the claim checks (issue 11) - never the expiry: an entry is used only while
+    ``now < exp``, PyJWT's own rule (with no leeway), and ``nbf``/``iat`` already passed cannot un-pass.
+    Failures are not kept. One per application (per public key); bounded, emptied when full."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._entries: dict[str, Principal] = {}
+
+    def get(self, token: str) -> Principal | None:
+        who = self._entries.get(token)
+        if who is not None and who.expires <= time.time():
+            del self._entries[token]
+            return None
+        return who
+
+    def add(self, token: str, who: Principal) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[token] = who
 
 
 def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
@@ -87,11 +121,18 @@ def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
 async def principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
     if credentials is None:
         raise _unauthorized("not authenticated: send 'Authorization: Bearer <token>'")
+    ctx = request.app.state.ctx
+    token = credentials.credentials
+    who: Principal | None = ctx.verified_tokens.get(token)
+    if who is not None:
+        return who
     try:
-        return decode_token(credentials.credentials, request.app.state.ctx.config.public_key)
+        who = decode_token(token, ctx.config.public_key)
     except InvalidToken as exc:
         # The reason is safe to echo (PyJWT messages carry no token material) and helps clients.
         raise _unauthorized(f"invalid token: {exc}", "invalid_token") from None
+    ctx.verified_tokens.add(token, who)
+    return who
 
 
 async def service_account(who: Principal = Depends(principal)) -> Principal:

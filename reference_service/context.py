@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from reference_service.auth import VerifiedTokens
 from reference_service.db.tables import Tables
 from reference_service.errors import BadRequest
 from reference_service.locks import FileLocks, ReadWriteLock
@@ -41,6 +42,7 @@ class Context:
     file_locks: FileLocks = field(default_factory=FileLocks)
     writers: ReadWriteLock = field(default_factory=ReadWriteLock)
     usage: Usage = field(default_factory=Usage)
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     started: float = field(default_factory=time.time)
 
     @property
@@ -61,14 +63,16 @@ def get_ctx(request: Request) -> Context:
     return ctx
 
 
-def writable(request: Request) -> Context:
+# The mode guards are coroutines: FastAPI runs a plain-function dependency in a worker thread, a hop
+# that cost more than the check itself on every write (issue 11).
+async def writable(request: Request) -> Context:
     ctx = get_ctx(request)
     if ctx.mode not in WRITE_MODES:
         raise BadRequest(f"the storage element is in mode {ctx.mode!r}; uploads and updates need edit or rw")
     return ctx
 
 
-def deletable(request: Request) -> Context:
+async def deletable(request: Request) -> Context:
     ctx = get_ctx(request)
     if ctx.mode not in DELETE_MODES:
         raise BadRequest(f"the storage element is in mode {ctx.mode!r}; deletes need edit")

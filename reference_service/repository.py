@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,10 +18,14 @@ from reference_service.db.tables import Tables
 from reference_service.records import FileRecord, utcnow
 
 
+def search_text(record: FileRecord) -> str:
+    words = [record.original_filename, record.description, record.version, record.created_by_username]
+    return " ".join(w for w in words if w)
+
+
 def search_vector(record: FileRecord) -> ColumnElement[Any]:
     """Computed by PostgreSQL from the searchable text; 'simple' so no language is assumed."""
-    words = [record.original_filename, record.description, record.version, record.created_by_username]
-    return func.to_tsvector(literal_column("'simple'"), " ".join(w for w in words if w))
+    return func.to_tsvector(literal_column("'simple'"), search_text(record))
 
 
 async def get(conn: AsyncConnection, t: Tables, file_id: uuid.UUID) -> Any | None:
@@ -128,3 +134,44 @@ async def add_usage(conn: AsyncConnection, t: Tables, size: int, count: int, lim
         stmt = stmt.where(c.used_bytes + size <= limit)
     result = await conn.execute(stmt.returning(c.id))
     return result.first() is not None
+
+
+# -- the upload's hot path: plain SQL on a driver connection (db.engine.driver_connection) -------------
+# Same statements as above, minus the per-call statement building (issue 11); psycopg prepares them
+# on each connection after a few uses.
+FILE_COLUMNS = ("file_id", "original_filename", "storage_filename", "file_size", "content_type", "created_at",
+                "updated_at", "created_by_id", "created_by_username", "created_by_fullname", "description",
+                "version", "storage_path", "checksum", "metadata_json")  # fmt: skip
+
+
+async def usage_now(pg: psycopg.AsyncConnection, t: Tables) -> tuple[int, int]:
+    row = await (await pg.execute(f"SELECT used_bytes, file_count FROM {t.config.name}")).fetchone()
+    if row is None:
+        raise RuntimeError(f"{t.config.name} has no row")
+    return int(row[0]), int(row[1])
+
+
+async def is_stored(pg: psycopg.AsyncConnection, t: Tables, file_id: uuid.UUID) -> bool:
+    cur = await pg.execute(f"SELECT 1 FROM {t.files.name} WHERE file_id = %s", (file_id,))
+    return await cur.fetchone() is not None
+
+
+async def insert_row(pg: psycopg.AsyncConnection, t: Tables, record: FileRecord, ttl_hours: int) -> None:
+    row = record.to_row()
+    params = [row[c] for c in FILE_COLUMNS[:-1]] + [Jsonb(row["metadata_json"]), utcnow(), ttl_hours,
+                                                    search_text(record)]  # fmt: skip
+    await pg.execute(
+        f"INSERT INTO {t.files.name} ({', '.join(FILE_COLUMNS)}, cache_updated_at, cache_ttl_hours, search_vector) "
+        f"VALUES ({'%s, ' * (len(FILE_COLUMNS) + 2)}to_tsvector('simple', %s::text))",
+        params,
+    )
+
+
+async def claim_usage(pg: psycopg.AsyncConnection, t: Tables, size: int, count: int, limit: int) -> bool:
+    """:func:`add_usage` with a limit: the guarded UPDATE that is the exact capacity check."""
+    cur = await pg.execute(
+        f"UPDATE {t.config.name} SET used_bytes = used_bytes + %s::bigint, file_count = file_count + %s::bigint, "
+        "updated_at = %s WHERE id = 1 AND used_bytes + %s::bigint <= %s::bigint RETURNING id",
+        (size, count, utcnow(), size, limit),
+    )
+    return await cur.fetchone() is not None

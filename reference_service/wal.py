@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from reference_service.db.engine import driver_connection
 from reference_service.db.tables import Tables
 from reference_service.records import utcnow
 
@@ -54,21 +57,21 @@ class Wal:
         self.unresolved: set[uuid.UUID] = set()
 
     async def begin(
-        self, operation_type: str, file_id: uuid.UUID | None, user_id: str, data: dict[str, Any]
-    ) -> WalEntry:
+        self, operation_type: str, file_id: uuid.UUID | None, user_id: str, data: dict[str, Any],
+        pg: psycopg.AsyncConnection | None = None,
+    ) -> WalEntry:  # fmt: skip
+        """Insert the ``pending`` row, committed when this returns: a single statement in autocommit
+        mode on ``pg`` (a :func:`~reference_service.db.engine.driver_connection`) or on a connection of
+        its own."""
+        if pg is None:
+            async with driver_connection(self.engine) as own:
+                return await self.begin(operation_type, file_id, user_id, data, own)
         entry = WalEntry(uuid.uuid4(), operation_type, file_id, utcnow(), data)
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(self.table).values(
-                    transaction_id=entry.transaction_id,
-                    operation_type=operation_type,
-                    status="pending",
-                    file_id=file_id,
-                    operation_data=data,
-                    started_at=entry.started_at,
-                    user_id=user_id,
-                )
-            )
+        await pg.execute(
+            f"INSERT INTO {self.table.name} (transaction_id, operation_type, status, file_id, operation_data, "
+            "started_at, user_id) VALUES (%s, %s, 'pending', %s, %s, %s, %s)",
+            (entry.transaction_id, operation_type, file_id, Jsonb(data), entry.started_at, user_id),
+        )
         return entry
 
     async def record_failure(
@@ -98,9 +101,20 @@ class Wal:
             )
         return tx_id
 
-    async def commit_in(self, conn: AsyncConnection, entry: WalEntry, data: dict[str, Any]) -> datetime:
-        """Mark committed inside the caller's transaction (atomic with the metadata change)."""
+    async def commit_in(
+        self, conn: AsyncConnection | psycopg.AsyncConnection, entry: WalEntry, data: dict[str, Any]
+    ) -> datetime:
+        """Mark committed inside the caller's transaction (atomic with the metadata change); ``conn`` is
+        a SQLAlchemy connection or, on the upload's path, a psycopg one in :func:`transaction`."""
         values = _finish_values(entry, "committed")
+        if isinstance(conn, psycopg.AsyncConnection):
+            await conn.execute(
+                f"UPDATE {self.table.name} SET status = %(status)s, operation_data = %(data)s, error_message = NULL"
+                ", completed_at = %(completed_at)s, duration_ms = %(duration_ms)s"
+                " WHERE transaction_id = %(tx)s",
+                {**values, "data": Jsonb(data), "tx": entry.transaction_id},
+            )
+            return values["completed_at"]
         await conn.execute(
             update(self.table)
             .where(self.table.c.transaction_id == entry.transaction_id)

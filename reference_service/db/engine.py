@@ -2,10 +2,20 @@
 
 Connections time out after 2 s so that readiness answers quickly while the database is away, and
 ``pool_pre_ping`` drops connections that died with it, so the service recovers by itself.
+
+The upload's hot path talks to PostgreSQL through :func:`driver_connection`: a connection of the same
+pool (checked out, pinged and returned like any other), used through psycopg directly with plain SQL,
+because building, caching and compiling a SQLAlchemy statement and wrapping its result cost several
+times the round trip itself for these one-row statements (issue 11's profile). :func:`transaction`
+sends ``BEGIN`` and the statements in one pipeline, then the ``COMMIT`` as a query of its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import psycopg
 from sqlalchemy import URL, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -53,3 +63,50 @@ async def release_prefix_lock(conn: AsyncConnection, prefix: str, purpose: str) 
         text("SELECT pg_advisory_unlock(:cls, hashtext(:key))"),
         {"cls": LOCK_CLASS, "key": f"{prefix}:{purpose}"},
     )
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A pooled connection's psycopg connection in autocommit mode: each statement is a transaction of
+    its own, committed when it answers (no ``BEGIN``/``ROLLBACK`` round trips around a lone statement).
+
+    A connection that broke, or whose statement was interrupted (cancellation), is invalidated rather
+    than returned to the pool in an unknown state.
+    """
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        pg: psycopg.AsyncConnection = raw.driver_connection  # type: ignore[assignment]
+        await pg.set_autocommit(True)
+        try:
+            yield pg
+        except BaseException as exc:
+            if pg.broken or pg.closed or not isinstance(exc, Exception):
+                await conn.invalidate()
+            elif pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                await _rollback_or_invalidate(conn, pg)
+            raise
+        finally:
+            if not pg.closed and pg.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                await pg.set_autocommit(False)
+            elif not conn.invalidated:
+                await conn.invalidate()
+
+
+async def _rollback_or_invalidate(conn: AsyncConnection, pg: psycopg.AsyncConnection) -> None:
+    try:
+        await pg.execute("ROLLBACK")
+    except Exception:
+        await conn.invalidate()
+
+
+@asynccontextmanager
+async def transaction(pg: psycopg.AsyncConnection) -> AsyncIterator[psycopg.AsyncConnection]:
+    """One transaction on a :func:`driver_connection`: ``BEGIN`` and the block's statements go out in
+    one pipeline (a statement whose result the block reads waits for what was queued before it),
+    then ``COMMIT`` is sent as a simple query of its own once they all succeeded and is acknowledged
+    before the block returns; an exception rolls the transaction back (see :func:`driver_connection`).
+    """
+    async with pg.pipeline():
+        await pg.execute("BEGIN")
+        yield pg
+    await pg.execute("COMMIT")

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 from sqlalchemy.exc import IntegrityError
 
 from reference_service.context import Context
@@ -50,7 +51,7 @@ def as_service_error(exc: BaseException) -> BaseException:
     """Translate what can go wrong during a write into the status the client should see."""
     if isinstance(exc, ServiceError):
         return exc
-    if isinstance(exc, IntegrityError | NameTaken):
+    if isinstance(exc, IntegrityError | psycopg.IntegrityError | NameTaken):
         return Conflict("a file with this file_id (or storage name) already exists")
     if isinstance(exc, CapacityExceeded):
         return InsufficientStorage(str(exc))

@@ -12,6 +12,7 @@ from fastapi import Request
 from reference_service import repository
 from reference_service.auth import Principal
 from reference_service.context import Context
+from reference_service.db.engine import driver_connection, transaction
 from reference_service.errors import BadRequest, Conflict, InsufficientStorage
 from reference_service.jsonvalue import InvalidValue, check_text, parse_object
 from reference_service.operations.abort import record_abort
@@ -65,8 +66,8 @@ def _fields(received: ReceivedFile, who: Principal) -> dict[str, Any]:
 
 async def handle(ctx: Context, who: Principal, request: Request) -> FileRecord:
     started_at = utcnow()
-    async with ctx.engine.connect() as conn:
-        used, _count = await repository.usage(conn, ctx.tables)
+    async with driver_connection(ctx.engine) as pg:
+        used, _count = await repository.usage_now(pg, ctx.tables)
     declared = request.headers.get("content-length", "")
     available = ctx.guard.available(used)
     if declared.isdigit() and int(declared) - FRAMING_ALLOWANCE > available:
@@ -114,34 +115,38 @@ async def _store(ctx: Context, who: Principal, received: ReceivedFile) -> FileRe
         "relative_path": record.relative_path,
         "content_type": record.content_type,
     }
-    async with ctx.file_locks(file_id):
-        async with ctx.engine.connect() as conn:
-            if await repository.exists(conn, ctx.tables, file_id):
+    async with ctx.file_locks(file_id), ctx.writers.shared():
+        temp = str(received.temp_path.relative_to(ctx.base))
+        # One connection for the duplicate check and the pending WAL row, which is committed (its
+        # own transaction) before anything is placed.
+        async with driver_connection(ctx.engine) as pg:
+            if await repository.is_stored(pg, ctx.tables, file_id):
                 raise Conflict(f"file_id {file_id} is already stored")
-        async with ctx.writers.shared():
-            temp = str(received.temp_path.relative_to(ctx.base))
-            entry = await ctx.wal.begin("file_create", file_id, who.sub, {**plan, "temp_path": temp})
-            placed: list[Any] = []
-            try:
-                await asyncio.to_thread(place_no_clobber, received.temp_path, data_path)
-                placed.append(data_path)
-                await asyncio.to_thread(sidecar.write, sidecar_path, sidecar_bytes)
-                placed.append(sidecar_path)
-                async with ctx.engine.begin() as conn:
-                    await repository.insert(conn, ctx.tables, record, ctx.settings.cache_ttl_hours)
-                    if not await repository.add_usage(
-                        conn, ctx.tables, record.file_size, 1, limit=ctx.settings.storage_max_size
-                    ):
-                        raise CapacityExceeded(record.file_size, 0)
-                    result = {
-                        "file_id": str(file_id),
-                        "checksum": record.checksum,
-                        "file_size": record.file_size,
-                    }
-                    await ctx.wal.commit_in(conn, entry, {**plan, "result": result})
-            except BaseException as exc:
-                # Only what *this* request created is removed; a racing upload's files stay.
-                await best_effort("remove partial upload", remove_durably, *placed, *temp_siblings(sidecar_path))
-                await ctx.wal.rollback(entry, describe(exc))
-                raise as_service_error(exc) from exc
+            entry = await ctx.wal.begin("file_create", file_id, who.sub, {**plan, "temp_path": temp}, pg)
+        placed: list[Any] = []
+        try:
+            # No directory fsync here: the sidecar's, in the same directory, covers the data's link.
+            await asyncio.to_thread(place_no_clobber, received.temp_path, data_path, sync_dir=False)
+            placed.append(data_path)
+            await asyncio.to_thread(sidecar.write, sidecar_path, sidecar_bytes)
+            placed.append(sidecar_path)
+            # Row, WAL commit and counters in one transaction (one pipeline, then COMMIT); the
+            # guarded counter UPDATE is the exact capacity check and rolls it all back.
+            async with driver_connection(ctx.engine) as pg, transaction(pg) as conn:
+                await repository.insert_row(conn, ctx.tables, record, ctx.settings.cache_ttl_hours)
+                result = {
+                    "file_id": str(file_id),
+                    "checksum": record.checksum,
+                    "file_size": record.file_size,
+                }
+                await ctx.wal.commit_in(conn, entry, {**plan, "result": result})
+                if not await repository.claim_usage(
+                    conn, ctx.tables, record.file_size, 1, limit=ctx.settings.storage_max_size
+                ):
+                    raise CapacityExceeded(record.file_size, 0)
+        except BaseException as exc:
+            # Only what *this* request created is removed; a racing upload's files stay.
+            await best_effort("remove partial upload", remove_durably, *placed, *temp_siblings(sidecar_path))
+            await ctx.wal.rollback(entry, describe(exc))
+            raise as_service_error(exc) from exc
     return record

@@ -25,11 +25,13 @@ class NameTaken(Exception):
     """The destination of a placement already exists (a racing upload took the name)."""
 
 
-def place_no_clobber(src: Path, dst: Path) -> None:
+def place_no_clobber(src: Path, dst: Path, *, sync_dir: bool = True) -> None:
     """Move ``src`` to ``dst`` atomically, failing with :class:`NameTaken` if ``dst`` exists.
 
     A hard link is atomic and never overwrites; a concurrent upload that raced to the same name
     must not replace committed data. Filesystems without hard links fall back to a checked rename.
+    ``sync_dir=False`` leaves the directory fsync to the caller (one fsync after the sidecar's rename
+    makes both names durable).
     """
     # Any OSError from here on (e.g. a regular file where the hour directory belongs) is a storage
     # failure, not the client's fault; only an existing *destination* means a name conflict.
@@ -46,7 +48,8 @@ def place_no_clobber(src: Path, dst: Path) -> None:
         os.rename(src, dst)
     else:
         os.unlink(src)
-    fsync_dir(dst.parent)
+    if sync_dir:
+        fsync_dir(dst.parent)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
