@@ -112,6 +112,7 @@ def test_kill_9_during_uploads_then_restart(
 ) -> None:
     handle = spawn_se()
     require_chosen_ids(client_for(handle, tokens.user))
+    before = handle.storage.list_files() if handle.storage is not None else []
     burst = Burst([client_for(handle, tokens.user) for _ in range(THREADS)])
     slow_id, slow_content, half_sent = new_uuid(), payload(SLOW_SIZE), threading.Event()
     burst.attempted[slow_id] = slow_content
@@ -174,7 +175,7 @@ def test_kill_9_during_uploads_then_restart(
         storage = restarted.storage
         if storage is not None:
             files = storage.list_files()
-            left = stray_files(storage, ids=burst.attempted)
+            left = stray_files(storage, before=before, ids=burst.attempted)
             data = [p for p in files if LAYOUT_RE.match(p) and not p.endswith(SIDECAR_SUFFIX) and p not in left]
             lonely = [p for p in data if not has_sidecar(p, files)]
             expect(

@@ -92,7 +92,9 @@ def test_database_outage_and_recovery(
             resp=download,
             expected="unchanged",
         )
-        upload_ok(client, payload(1000), filename="after-outage.bin")
+        # Uploads worked before the outage (the two above): one refused now is this rule's failure.
+        again = client.upload(payload(1000), filename="after-outage.bin")
+        expect_status(again, range(200, 300), req="SE-DUR-010", what="an upload once PostgreSQL is back")
 
         # SHOULD-level checks last, so a SHOULD never hides a MUST verdict.
         for what, resp in writes.items():
