@@ -176,7 +176,8 @@ def test_delete_and_gc_remove_data_file_and_sidecar(api: SEClient, storage: Stor
             resp = api.with_token(tokens.service).delete(f"/api/v1/gc/{stored.file_id}", json={"reason": "conformance"})
             expect_status(resp, 200, req=req, what="GC delete")
         left = [p for p in (rel, rel + SIDECAR_SUFFIX) if storage.exists(p)]
-        left += [p for p in files_mentioning(storage, stored.file_id) if p not in left]
+        # A temporary file of the file's is SE-SIDECAR-010's (no temp file outlives its request), not this rule's.
+        left += [p for p in files_mentioning(storage, stored.file_id) if p not in left and ".tmp" not in p]
         expect(not left, req=req, what=f"files left after {how}", resp=resp, actual=left, expected="none")
 
 
