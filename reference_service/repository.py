@@ -157,9 +157,9 @@ async def is_stored(pg: psycopg.AsyncConnection, t: Tables, file_id: uuid.UUID) 
 
 
 async def insert_row(pg: psycopg.AsyncConnection, t: Tables, record: FileRecord, ttl_hours: int) -> None:
-    row = record.to_row()
-    params = [row[c] for c in FILE_COLUMNS[:-1]] + [Jsonb(row["metadata_json"]), utcnow(), ttl_hours,
-                                                    search_text(record)]  # fmt: skip
+    # The columns of record.to_row(), read off the record (to_row deep-copies for nothing here).
+    params = [getattr(record, c) for c in FILE_COLUMNS[:-1]] + [Jsonb(record.custom_attributes), utcnow(),
+                                                                ttl_hours, search_text(record)]  # fmt: skip
     await pg.execute(
         f"INSERT INTO {t.files.name} ({', '.join(FILE_COLUMNS)}, cache_updated_at, cache_ttl_hours, search_vector) "
         f"VALUES ({'%s, ' * (len(FILE_COLUMNS) + 2)}to_tsvector('simple', %s::text))",
