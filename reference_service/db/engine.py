@@ -122,7 +122,7 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[psycopg.AsyncC
 
 async def _rollback_or_invalidate(conn: AsyncConnection, pg: psycopg.AsyncConnection) -> None:
     try:
-        await pg.execute("ROLLBACK")
+        await pg.execute("ROLLBACK", prepare=False)
     except Exception:
         await conn.invalidate()
 
@@ -135,6 +135,8 @@ async def transaction(pg: psycopg.AsyncConnection) -> AsyncIterator[psycopg.Asyn
     before the block returns; an exception rolls the transaction back (see :func:`driver_connection`).
     """
     async with pg.pipeline():
-        await pg.execute("BEGIN")
+        await pg.execute("BEGIN", prepare=False)
         yield pg
-    await pg.execute("COMMIT")
+    # Never a prepared statement: "COMMIT" goes out as a simple query, where a system-call trace sees
+    # it (SE-DUR-013), not as the Bind of a statement psycopg prepared after a few transactions.
+    await pg.execute("COMMIT", prepare=False)
