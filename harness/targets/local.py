@@ -11,8 +11,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.errors import ConfigurationError
+from harness.errors import ConfigurationError, HarnessError, TargetNotReady
 from harness.net import LOOPBACK, free_port
+from harness.portowner import port_taken_by_other
 from harness.postgres.info import PostgresInfo
 from harness.postgres.local import LocalPostgres
 from harness.profile import TargetProfile
@@ -30,6 +31,20 @@ from harness.targets.base import (
 )
 from harness.targets.launch import DEFAULT_CAPACITY, SENames, contract_env, wait_ready
 from harness.targets.strace import TRACE_KEY, require_strace, traced_command
+
+PORT_ATTEMPTS = 3  # fresh ports tried when another process takes the chosen one first
+
+
+class PortTaken(HarnessError):
+    """The SE's port was taken by another process before the SE could bind it."""
+
+    def __init__(self, handle: SEHandle, port: int) -> None:
+        super().__init__(
+            f"SE {handle.name}: port {port} on {LOOPBACK} is held by a process the harness did not start",
+            expected="the SE started by the harness listening on the port chosen for it",
+            hint="another program took the port between its choice and the SE's bind; the harness retries "
+            f"with fresh ports {PORT_ATTEMPTS} times - if this persists, look for port-hungry processes",
+        )
 
 
 class LocalPostgresHandle(PostgresHandle):
@@ -91,8 +106,26 @@ class LocalLifecycle(Lifecycle):
         else:
             storage = self.workdir / f"storage-{name}"
             storage.mkdir()
-        port = free_port()
         database = database or self.database
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            handle = self._handle(name, prefix, mode, capacity, database, storage, extra_env, trace_syscalls)
+            self._spawn(handle)
+            if not wait:
+                break
+            try:
+                self.wait(handle)
+                break
+            except PortTaken:
+                # Another process took the port between free_port() and the SE's bind: a fresh port.
+                self._end(handle, signal.SIGKILL)
+                if attempt == PORT_ATTEMPTS:
+                    raise
+        self._handles.append(handle)
+        return handle
+
+    def _handle(self, name: str, prefix: str, mode: str, capacity: int | None, database: PostgresInfo,
+                storage: Path, extra_env: dict[str, str] | None, trace_syscalls: bool) -> SEHandle:  # fmt: skip
+        port = free_port()
         env = contract_env(
             host=LOOPBACK, port=port, mode=mode, database=database, prefix=prefix, storage_path=str(storage),
             capacity=capacity or DEFAULT_CAPACITY, element_id=f"se-{prefix}",
@@ -103,13 +136,9 @@ class LocalLifecycle(Lifecycle):
             element_id=f"se-{prefix}", capacity=capacity or DEFAULT_CAPACITY,
             storage=LocalStorageView(storage), database=database,
         )  # fmt: skip
-        handle.private.update(storage_path=str(storage), env=env, extra_env=dict(extra_env or {}))
+        handle.private.update(storage_path=str(storage), env=env, extra_env=dict(extra_env or {}), port=port)
         if trace_syscalls:
             handle.private[TRACE_KEY] = str(self.workdir / f"strace-{name}-{len(self._handles) + 1}.log")
-        self._spawn(handle)
-        self._handles.append(handle)
-        if wait:
-            self.wait(handle)
         return handle
 
     def _spawn(self, handle: SEHandle) -> None:
@@ -132,12 +161,21 @@ class LocalLifecycle(Lifecycle):
     def wait(self, handle: SEHandle) -> None:
         proc = handle.private["proc"]
         assert isinstance(proc, subprocess.Popen)
-        wait_ready(
-            handle.base_url + self.profile.ready_path,
-            alive=lambda: proc.poll() is None,
-            logs=lambda: handle.logs(40),
-            what=f"SE {handle.name} ({' '.join(self.command)})",
-        )
+        port = int(handle.private["port"])
+        try:
+            wait_ready(
+                handle.base_url + self.profile.ready_path,
+                alive=lambda: proc.poll() is None,
+                logs=lambda: handle.logs(40),
+                what=f"SE {handle.name} ({' '.join(self.command)})",
+            )
+        except TargetNotReady:
+            if port_taken_by_other(port, proc.pid):
+                raise PortTaken(handle, port) from None
+            raise
+        # Ready - but answered by whom? Only a listener of the SE's own session counts (harness.portowner).
+        if port_taken_by_other(port, proc.pid):
+            raise PortTaken(handle, port)
 
     def _end(self, handle: SEHandle, sig: int) -> None:
         proc = handle.private.get("proc")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from harness.dbview import DbView
-from harness.expect import arrange, expect, expect_equal, expect_json, expect_status, fail
+from harness.expect import arrange, expect, expect_equal, expect_json, expect_status, fail, passed
 from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload
 from suites.support.files import created_id, upload_ok
@@ -53,6 +53,7 @@ def _only_row(db: DbView, fid: str, op: str, req: str, *, subs: tuple[str, ...] 
             actual=wal_summary(rows),
             expected="exactly one row, status committed",
         )
+    passed(req, f"one committed {op} row for {fid}")
     return rows[0]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FAIL, ERROR = "fail", "error"
+FAIL, ERROR, BLOCKED = "fail", "error", "blocked"
 
 
 class ReportError(Exception):
@@ -51,6 +51,10 @@ class Report:
     @property
     def errored(self) -> tuple[str, ...]:
         return self.with_outcome(ERROR)
+
+    @property
+    def blocked(self) -> tuple[str, ...]:
+        return self.with_outcome(BLOCKED)
 
     def unmapped_problems(self) -> tuple[TestEntry, ...]:
         """Tests without a requirement that failed or errored."""

@@ -12,7 +12,7 @@ set is compared with the variant's declared exact set (``catches``) both ways: a
 reported failed is **missing** (a blind spot: recall), a reported one not declared is **extra** (a false
 alarm: precision). Verdicts: **exact**, **missing**, **extra**, **both**, **error** (an edit does not
 apply, the run timed out or wrote no report, or a requirement's outcome is ``error``). The **control**
-(the unpatched copy, same path) must have no failed and no errored requirement: otherwise a variant's
+(the unpatched copy, same path) must have no failed, errored or blocked requirement: otherwise a variant's
 failures prove nothing. Exit status 0 when the control is clean and every variant is exact, 1 otherwise,
 2 on a usage error, 130 when interrupted (Ctrl-C, SIGTERM).
 """
@@ -140,14 +140,15 @@ def judge(name: str, declared: tuple[str, ...], report: json_report.Report, seco
 
 
 def control_verdict(report: json_report.Report, seconds: float) -> Outcome:
-    """The unpatched reference must have no failed and no errored requirement."""
-    outcome = Outcome(CONTROL, CLEAN, (), report.failed, report.errored, seconds, "", report)
+    """The unpatched reference must have no failed, errored or blocked requirement (blocked there: a
+    test whose checks never ran, so no variant could ever fail that requirement through it)."""
+    outcome = Outcome(CONTROL, CLEAN, (), report.failed, report.errored + report.blocked, seconds, "", report)
     if not report.requirements:
         outcome.verdict, outcome.detail = ERROR, "error: the run checked no requirement"
-    elif report.failed or report.errored or report.unmapped_problems():
+    elif report.failed or report.errored or report.blocked or report.unmapped_problems():
         outcome.verdict = DIRTY
-        outcome.detail = ("the unpatched reference fails or errs here: no variant verdict can be trusted for "
-                          "these requirements; fix the reference or the suite first")  # fmt: skip
+        outcome.detail = ("the unpatched reference fails, errs or is blocked here: no variant verdict can be "
+                          "trusted for these requirements; fix the reference or the suite first")  # fmt: skip
     return outcome
 
 

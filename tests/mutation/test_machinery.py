@@ -265,7 +265,10 @@ def test_a_failed_test_without_requirement_is_an_error() -> None:
 
 
 def test_control_verdicts() -> None:
-    assert runner.control_verdict(report.parse(document({"SE-FILE-001": "pass", "SE-FILE-002": "blocked"})), 1).ok
+    assert runner.control_verdict(report.parse(document({"SE-FILE-001": "pass", "SE-FILE-002": "unsupported"})), 1).ok
+    # Blocked on the reference: a check that never ran, so no variant could fail that requirement through it.
+    blocked = runner.control_verdict(report.parse(document({"SE-FILE-001": "pass", "SE-FILE-002": "blocked"})), 1)
+    assert blocked.verdict == runner.DIRTY
     failed = runner.control_verdict(report.parse(document({"SE-FILE-001": "fail"})), 1)
     assert failed.verdict == runner.DIRTY
     assert "failed SE-FILE-001" in failed.describe()

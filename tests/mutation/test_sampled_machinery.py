@@ -1,0 +1,131 @@
+"""Unit tests of the sampled mutation score's logic (bench/sampled_mutation): no suite run, no workers."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+from tests.mutation import report as json_report
+from tests.mutation.variants import REPO
+
+pytest.importorskip("cosmic_ray")
+sys.path.insert(0, str(REPO / "bench"))
+
+from cosmic_ray.mutating import mutate_code
+from cosmic_ray.work_item import TestOutcome as Outcome
+from cosmic_ray.work_item import WorkerOutcome, WorkResult
+from sampled_mutation import judge as judge
+from sampled_mutation import results as results
+from sampled_mutation import sampling as sampling
+from sampled_mutation import workers as workers
+from sampled_mutation.operators import RemoveCall, ReturnNone
+from sampled_mutation.paths import Sampling
+
+
+def _report(*requirements: tuple[str, str, str], unmapped: list[dict[str, Any]] | None = None) -> json_report.Report:
+    doc = {
+        "requirements": [
+            {"id": rid, "outcome": outcome, "tests": [{"nodeid": f"t::{rid}", "outcome": outcome, "message": msg}]}
+            for rid, outcome, msg in requirements
+        ],
+        "unmapped_tests": unmapped or [],
+    }
+    return json_report.parse(doc)
+
+
+NOT_READY = "harness.errors.TargetNotReady: SE main_s1 (python -m reference_service) did not become ready"
+PG_DOWN = "harness.errors.TargetNotReady: PostgreSQL on 127.0.0.1:5 exited before accepting queries"
+
+
+@pytest.mark.parametrize(
+    ("report", "returncode", "verdict"),
+    [
+        (_report(("SE-A-001", "pass", ""), ("SE-A-002", "unsupported", "")), 0, judge.SURVIVED),
+        (_report(("SE-A-001", "pass", ""), ("SE-A-002", "blocked", "not checked")), 0, judge.SURVIVED),
+        (_report(("SE-A-001", "fail", "expected 201"), ("SE-A-002", "error", "KeyError")), 1, judge.KILLED),
+        (_report(("SE-A-001", "error", NOT_READY), ("SE-A-002", "blocked", "")), 1, judge.KILLED),
+        (_report(("SE-A-001", "error", PG_DOWN)), 1, judge.NO_VERDICT),
+        (_report(("SE-A-001", "error", NOT_READY), ("SE-A-002", "error", "KeyError: 'id'")), 1, judge.NO_VERDICT),
+        (_report(("SE-A-001", "pass", ""), ("SE-A-002", "blocked", "arrangement failed")), 1, judge.NO_VERDICT),
+        (_report(), 0, judge.NO_VERDICT),
+        (_report(("SE-A-001", "pass", ""), unmapped=[{"nodeid": "x", "outcome": "fail"}]), 1, judge.NO_VERDICT),
+    ],
+    ids=["passed", "not-checked", "failed", "does-not-start", "postgres", "mixed-errors", "blocked", "empty",
+         "unmapped"],
+)  # fmt: skip
+def test_judge_decides(report: json_report.Report, returncode: int, verdict: str) -> None:
+    assert judge.decide(report, returncode).verdict == verdict
+
+
+def _result(test: Outcome | None, output: str, worker: WorkerOutcome = WorkerOutcome.NORMAL) -> WorkResult:
+    return WorkResult(worker_outcome=worker, output=output, test_outcome=test)
+
+
+def _verdict(name: str) -> str:
+    return f"se-mutant-verdict: {name}\nseconds: 3.0\n"
+
+
+@pytest.mark.parametrize(
+    ("result", "stored", "status"),
+    [
+        (_result(Outcome.KILLED, _verdict("killed")), Outcome.KILLED, judge.KILLED),
+        (_result(Outcome.KILLED, _verdict("timeout")), Outcome.KILLED, judge.TIMEOUT),
+        (_result(Outcome.KILLED, "timeout"), Outcome.KILLED, judge.TIMEOUT),  # the engine's backstop
+        (_result(Outcome.KILLED, _verdict("no-verdict")), Outcome.INCOMPETENT, judge.NO_VERDICT),
+        (_result(Outcome.KILLED, "Traceback ...\nImportError"), Outcome.INCOMPETENT, judge.NO_VERDICT),
+        (_result(Outcome.SURVIVED, _verdict("survived")), Outcome.SURVIVED, judge.SURVIVED),
+        (_result(None, "connection refused", WorkerOutcome.ABNORMAL), None, results.ERROR),
+    ],
+)
+def test_results_are_stored_and_read_back(result: WorkResult, stored: Outcome | None, status: str) -> None:
+    kept = workers.recorded(result)
+    assert kept.test_outcome == stored
+    assert results._status(kept) == status
+
+
+def test_allocation_is_proportional_with_a_minimum() -> None:
+    population = {"a.py": 1000, "b.py": 100, "c.py": 2, "d.py": 10}
+    counts = sampling.allocate(population, Sampling(seed=1, size=100, min_per_module=3))
+    assert counts["c.py"] == 2  # capped at what it has
+    assert counts["d.py"] == 3  # the minimum
+    assert counts["a.py"] > counts["b.py"] > counts["d.py"]
+    assert counts == {"a.py": 89, "b.py": 8, "c.py": 2, "d.py": 3}  # the minimums come on top of the shares
+    assert sum(sampling.allocate(population, Sampling(seed=1, size=100, min_per_module=0)).values()) == 100
+
+
+def test_scores_exclude_equivalent_and_unobservable_survivors() -> None:
+    tally = results.Tally()
+    review = results.Review("m.py", 1, "op", 0, results.EQUIVALENT, "same")
+    runs = [(judge.KILLED, None)] * 8 + [(judge.SURVIVED, review), (judge.SURVIVED, None)]
+    runs += [(judge.TIMEOUT, None), (judge.NO_VERDICT, None)]
+    for status, reviewed in runs:
+        tally.add(results.Item("j", "m.py", 1, "op", 0, "", status, review=reviewed))
+    assert tally.denominator == 10  # 8 killed + 1 timeout + 2 survived - 1 equivalent
+    assert tally.score == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    ("operator", "before", "after"),
+    [
+        (RemoveCall(), "def f():\n    session.add(row)\n    return 1\n", "def f():\n    None\n    return 1\n"),
+        (RemoveCall(), "async def f():\n    await g()\n", "async def f():\n    None\n"),
+        (RemoveCall(), "x = f()\n", None),
+        (ReturnNone(), "def f():\n    return a + 1\n", "def f():\n    return None\n"),
+        (ReturnNone(), "def f():\n    return None\n", None),
+    ],
+)
+def test_our_operators(operator: Any, before: str, after: str | None) -> None:
+    assert mutate_code(before, operator, 0) == after
+
+
+def test_binary_operators_in_annotations_are_recognised() -> None:
+    import parso
+
+    tree = parso.parse("def f(a: int | None, b=x | y) -> str | None:\n    c: int | None = d | e\n")
+    assert sampling._in_annotation(tree, (1, 13))  # a: int | None
+    assert not sampling._in_annotation(tree, (1, 27))  # b=x | y
+    assert sampling._in_annotation(tree, (1, 40))  # -> str | None
+    assert sampling._in_annotation(tree, (2, 11))  # c: int | None
+    assert not sampling._in_annotation(tree, (2, 22))  # = d | e
