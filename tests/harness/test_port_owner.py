@@ -36,7 +36,7 @@ HTTPServer(("127.0.0.1", int(os.environ["SERVER_PORT"])), H).serve_forever()
 
 
 class Other(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", "5")
         self.end_headers()
@@ -80,9 +80,7 @@ def _lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalLifecycl
                           public_key_path=tmp_path / "key.pem", command=[sys.executable, "-c", FAKE_SE])  # fmt: skip
 
 
-def test_a_taken_port_is_retried_on_a_fresh_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, other_se: int
-) -> None:
+def test_a_taken_port_is_retried_on_a_fresh_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, other_se: int) -> None:
     ports = iter([other_se])
     monkeypatch.setattr(local, "free_port", lambda: next(ports, None) or free_port())
     life = _lifecycle(tmp_path, monkeypatch)
