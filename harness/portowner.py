@@ -14,6 +14,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from harness.errors import HarnessError
+
 PROC = Path("/proc")
 LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's "st" column
 
@@ -66,3 +68,16 @@ def port_taken_by_other(port: int, session: int) -> bool:
     """Someone outside ``session`` listens on ``port`` (False when nobody does, or when /proc can't say)."""
     pids = listener_pids(port)
     return bool(pids) and not any(in_session(pid, session) for pid in pids or ())
+
+
+class PortTaken(HarnessError):
+    """A port chosen for a process the harness starts was taken by another process first."""
+
+    def __init__(self, what: str, port: int, attempts: int) -> None:
+        self.port = port
+        super().__init__(
+            f"{what}: port {port} on 127.0.0.1 is held by a process the harness did not start",
+            expected=f"{what} listening on the port chosen for it",
+            hint="another program took the port between its choice and the bind; the harness tried "
+            f"{attempts} fresh ports - if this persists, look for port-hungry processes on this machine",
+        )

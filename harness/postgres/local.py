@@ -20,6 +20,7 @@ import psycopg
 
 from harness.errors import ConfigurationError, TargetNotReady
 from harness.net import free_port
+from harness.portowner import PortTaken, port_taken_by_other
 from harness.postgres.info import PostgresInfo
 from harness.runstate import forget_process, kill_group, new_run_id, record_process, run_dir
 
@@ -88,6 +89,9 @@ def _cache_dir() -> Path:
     return base
 
 
+PORT_ATTEMPTS = 3  # fresh ports tried when another process takes the chosen one first
+
+
 class LocalPostgres:
     """One PostgreSQL server process; ``start`` → ``PostgresInfo``."""
 
@@ -110,10 +114,19 @@ class LocalPostgres:
             shutil.copytree(self._template(), self.datadir, symlinks=True)
             _chown_tree(self.datadir, self._ids)
             self.datadir.chmod(0o700)
-        if not self.port:
-            self.port = free_port()
-        self._spawn()
-        self._wait_ready(deadline_s)
+        fresh = not self.port
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            if fresh:
+                self.port = free_port()
+            self._spawn()
+            try:
+                self._wait_ready(deadline_s)
+                break
+            except PortTaken:
+                # Another process took the port first. A restart must keep its port (the SEs know it):
+                # only a fresh server moves on to another.
+                if not fresh or attempt == PORT_ATTEMPTS:
+                    raise
         return self.info
 
     def stop(self) -> None:
@@ -183,13 +196,20 @@ class LocalPostgres:
             try:
                 with psycopg.connect(self.info.dsn("postgresql"), connect_timeout=2) as conn:
                     conn.execute("SELECT 1")
-                return
             except psycopg.Error as exc:
                 last_error = str(exc).strip()
                 time.sleep(0.05)
+                continue
+            # Every harness server has the same credentials: make sure the one that answered is ours.
+            if self._proc is None or not port_taken_by_other(self.port, self._proc.pid):
+                return
+            break
         exited = self._proc is not None and self._proc.poll() is not None
         tail = self.log_tail()
+        taken = self._proc is not None and port_taken_by_other(self.port, self._proc.pid)
         self.stop()
+        if taken:
+            raise PortTaken(f"PostgreSQL {self.name}", self.port, PORT_ATTEMPTS)
         raise TargetNotReady(
             f"PostgreSQL on 127.0.0.1:{self.port} exited before accepting queries"
             if exited

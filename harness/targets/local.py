@@ -11,9 +11,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.errors import ConfigurationError, HarnessError, TargetNotReady
+from harness.errors import ConfigurationError, TargetNotReady
 from harness.net import LOOPBACK, free_port
-from harness.portowner import port_taken_by_other
+from harness.portowner import PortTaken, port_taken_by_other
 from harness.postgres.info import PostgresInfo
 from harness.postgres.local import LocalPostgres
 from harness.profile import TargetProfile
@@ -33,18 +33,6 @@ from harness.targets.launch import DEFAULT_CAPACITY, SENames, contract_env, wait
 from harness.targets.strace import TRACE_KEY, require_strace, traced_command
 
 PORT_ATTEMPTS = 3  # fresh ports tried when another process takes the chosen one first
-
-
-class PortTaken(HarnessError):
-    """The SE's port was taken by another process before the SE could bind it."""
-
-    def __init__(self, handle: SEHandle, port: int) -> None:
-        super().__init__(
-            f"SE {handle.name}: port {port} on {LOOPBACK} is held by a process the harness did not start",
-            expected="the SE started by the harness listening on the port chosen for it",
-            hint="another program took the port between its choice and the SE's bind; the harness retries "
-            f"with fresh ports {PORT_ATTEMPTS} times - if this persists, look for port-hungry processes",
-        )
 
 
 class LocalPostgresHandle(PostgresHandle):
@@ -171,11 +159,11 @@ class LocalLifecycle(Lifecycle):
             )
         except TargetNotReady:
             if port_taken_by_other(port, proc.pid):
-                raise PortTaken(handle, port) from None
+                raise PortTaken(f"SE {handle.name}", port, PORT_ATTEMPTS) from None
             raise
         # Ready - but answered by whom? Only a listener of the SE's own session counts (harness.portowner).
         if port_taken_by_other(port, proc.pid):
-            raise PortTaken(handle, port)
+            raise PortTaken(f"SE {handle.name}", port, PORT_ATTEMPTS)
 
     def _end(self, handle: SEHandle, sig: int) -> None:
         proc = handle.private.get("proc")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from harness.net import free_port
+from harness.portowner import listener_pids
+from harness.postgres import local as local_pg
 from harness.postgres.local import LocalPostgres
 from harness.runstate import live_processes, new_run_id, sweep_local
 
@@ -40,3 +43,19 @@ def test_sweep_kills_what_a_run_left_running() -> None:
     proc = server._proc
     assert proc is not None
     assert proc.wait(timeout=10) == -9
+
+
+def test_a_taken_port_moves_a_fresh_server_to_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another harness's server on the chosen port has the same credentials: only ours may be used."""
+    other = LocalPostgres(run_id=new_run_id(), name="pg-other")
+    taken = other.start().port
+    ports = iter([taken])
+    monkeypatch.setattr(local_pg, "free_port", lambda: next(ports, None) or free_port())
+    server = LocalPostgres(run_id=new_run_id(), name="pg-mine")
+    try:
+        info = server.start()
+        assert info.port != taken
+        assert listener_pids(info.port) == {server._proc.pid if server._proc else -1}
+    finally:
+        server.destroy()
+        other.destroy()
