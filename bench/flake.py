@@ -4,8 +4,9 @@
 
 Each run writes its JSON report (``--se-report-json``); the script compares the tests' own outcomes
 across runs and, per requirement, the requirement's outcome. It prints the tests with differing
-outcomes (with the message of each differing run), the runs' error counts and wall times, and exits 1
-when any test differed or any run had an error or no report. Bounded: a run is killed after
+outcomes (with the message of each differing run), the runs' error counts, strict verdicts and wall
+times, and exits 1 when any test differed or any run had an error, no report or a strict verdict other
+than conformant. Bounded: a run is killed after
 ``--timeout`` seconds, and the whole loop stops after ``--runs`` runs.
 """
 
@@ -65,6 +66,7 @@ def main() -> int:
     times: list[float] = []
     broken_runs = 0
     total_errors = 0
+    not_conformant = 0  # strict: a failed or blocked requirement of the reference is a defect too
     for i in range(1, args.runs + 1):
         elapsed, doc, tail = one_run(args.target, args.workers, out / f"run-{i}.json", args.timeout)
         times.append(elapsed)
@@ -74,7 +76,10 @@ def main() -> int:
             continue
         errors = doc["counts"]["tests"].get("error", 0)
         total_errors += errors
-        print(f"run {i}: {elapsed:6.1f} s  exit {doc['verdict']['exit_code']}  errors {errors}  {tail}", flush=True)
+        strict = doc["verdict"].get("strict_exit_code", doc["verdict"]["exit_code"])
+        not_conformant += strict != 0
+        print(f"run {i}: {elapsed:6.1f} s  exit {doc['verdict']['exit_code']} (strict {strict})  errors {errors}  "
+              f"{tail}", flush=True)  # fmt: skip
         for nodeid, (outcome, message) in test_outcomes(doc).items():
             per_test[nodeid].append((i, outcome, message))
         for req in doc["requirements"]:
@@ -83,7 +88,8 @@ def main() -> int:
     wobbly = {rid: outcomes for rid, outcomes in per_req.items() if len(outcomes) > 1}
     print(f"\n{args.runs} runs on {args.target} (-n {args.workers}): median {statistics.median(times):.1f} s, "
           f"{len(per_test)} tests, {len(flaky)} with differing outcomes, {total_errors} errors, "
-          f"{broken_runs} runs without a report; requirements with differing outcomes: {len(wobbly)}")  # fmt: skip
+          f"{broken_runs} runs without a report, {not_conformant} not conformant (strict); "
+          f"requirements with differing outcomes: {len(wobbly)}")  # fmt: skip
     for nodeid, seen in sorted(flaky.items()):
         print(f"  {nodeid}")
         for run, outcome, message in seen:
@@ -91,7 +97,7 @@ def main() -> int:
     for rid, outcomes in sorted(wobbly.items()):
         print(f"  requirement {rid}: {', '.join(sorted(outcomes))}")
     print(f"reports: {out}")
-    return 1 if flaky or total_errors or broken_runs else 0
+    return 1 if flaky or total_errors or broken_runs or not_conformant else 0
 
 
 if __name__ == "__main__":
