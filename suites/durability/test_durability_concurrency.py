@@ -195,6 +195,14 @@ def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any
             racing = [executor.submit(pool.call, label, fid, together(send)) for label, fid, send in group]
             ledger.outcomes += [f.result() for f in racing]
 
+    # The WAL as the burst left it, read before the checks below read the files back: whether an SE also
+    # logs reads is SE-WAL-010's business, not this burst's.
+    snapshot = DbView(handle.database, handle.prefix)
+    try:
+        wal = wal_rows_of(snapshot, file_ids=ids)
+    finally:
+        snapshot.close()
+
     # The burst tracks files by the ids it chose: an SE that replaces them (SE-FILE-007) cannot be judged.
     moved = [f"{o.fid} → {o.returned_id}" for o in ledger.outcomes if o.returned_id not in (None, o.fid)]
     with arrange("the burst's uploads keep their caller-chosen file_ids"):
@@ -300,7 +308,6 @@ def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any
         expect_equal(len(sidecars), len(alive), req=req, what="sidecars in the storage path")
         expect_equal(stray_files(storage, ids=ids), [], req=req, what="temporary files after the burst")
 
-        wal = wal_rows_of(view, file_ids=ids)
         pending = [r for r in wal if r.get("status") == "pending"]
         expect(
             not pending, req=req, what="pending WAL rows after the burst", actual=wal_summary(pending), expected="none"
