@@ -124,11 +124,14 @@ def _field_disagreements(
     found: dict[str, Any] = {}
     if rel not in files or rel.removesuffix(SIDECAR_SUFFIX) not in files:
         found["data file or sidecar"] = f"missing at {rel.removesuffix(SIDECAR_SUFFIX)}"
+    elif not isinstance(doc, dict):
+        found["sidecar"] = f"{rel} is not a JSON object"
     for name in AGREEING_FIELDS:
         values = {"api": meta.get(name), "row": row.get(name), "sidecar": side.get(name)}
-        if not (same_value(name, values["api"], values["row"]) and same_value(name, values["api"], values["sidecar"])):
+        with_sidecar = not isinstance(doc, dict) or same_value(name, values["api"], values["sidecar"])
+        if not (same_value(name, values["api"], values["row"]) and with_sidecar):  # no sidecar: said once, above
             found[name] = values
-    if side.get("custom_attributes") != meta.get("custom_attributes"):
+    if isinstance(doc, dict) and side.get("custom_attributes") != meta.get("custom_attributes"):
         found["custom_attributes"] = {"api": meta.get("custom_attributes"), "sidecar": side.get("custom_attributes")}
     return found
 
