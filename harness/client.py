@@ -32,6 +32,12 @@ SE_TRANSPORT_FAULTS: tuple[type[httpx.HTTPError], ...] = (
     httpx.DecodingError,
 )  # fmt: skip
 FAULT_STATUS = 0  # not an HTTP status: no check that wants a real status can pass on it
+# A pooled keep-alive connection that the SE closed while it was idle (HTTP allows that at any time, e.g.
+# after a 500) fails the *next* request before any byte of an answer. That request never reached the
+# SE: it is sent once more on a new connection. A fault on a new connection is never retried.
+STALE_CONNECTION_FAULTS: tuple[type[httpx.HTTPError], ...] = (
+    httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError,
+)  # fmt: skip
 
 
 def transport_fault(response: httpx.Response) -> str | None:
@@ -113,6 +119,10 @@ def _redact(headers: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+class _StaleConnection(Exception):
+    """The pooled connection a request went out on had been closed by the SE while idle."""
+
+
 class SEClient:
     """An httpx client bound to one SE, one token and one test's requirement IDs."""
 
@@ -174,7 +184,11 @@ class SEClient:
         self.exchanges.append(exchange)
         head: httpx.Response | None = None
         try:
-            head = self._http.send(request, stream=True)
+            try:
+                head = self._send(request, stale_ok=not streamed)
+            except _StaleConnection:
+                request = self._http.build_request(method, path, headers=headers, **kwargs)
+                head = self._send(request, stale_ok=False)
             response = head
             response.read()
         except SE_TRANSPORT_FAULTS as exc:
@@ -203,6 +217,24 @@ class SEClient:
             if file_id:
                 self._on_created(exchange, file_id)
         return response
+
+    def _send(self, request: httpx.Request, *, stale_ok: bool) -> httpx.Response:
+        """Send, streaming the answer; with ``stale_ok``, a fault before any answer on a reused pooled
+        connection raises ``_StaleConnection`` (the caller sends again, once, on a new connection)."""
+        connected: list[str] = []
+
+        def trace(event: str, info: dict[str, Any]) -> None:  # httpcore's: a new connection is "connect_tcp"
+            if "connect_tcp" in event:
+                connected.append(event)
+
+        if stale_ok:
+            request.extensions["trace"] = trace
+        try:
+            return self._http.send(request, stream=True)
+        except STALE_CONNECTION_FAULTS as exc:
+            if stale_ok and not connected:
+                raise _StaleConnection from exc
+            raise
 
     def _announce(self, exchange: Exchange) -> None:
         if self._on_exchange is not None:

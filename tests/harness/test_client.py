@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,3 +92,37 @@ def test_failure_shows_a_binary_body_by_size_not_as_garbage(content: bytes, show
     with pytest.raises(ConformanceFailure) as failure:
         expect_status(resp, 206, req="SE-FILE-024", what="range")
     assert f"got:       200 {shown}" in str(failure.value)
+
+
+def _serve_resetting_after_first_answer(listener: socket.socket) -> None:
+    """Answer the first request on each connection with a keep-alive 500, then, once the next request has
+    arrived on it, reset the connection without reading it (what an SE closing a connection after an
+    error does when the client's next request is already on its way)."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, rest = data.partition(b"\r\n\r\n")
+            length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length")), b"0"))  # fmt: skip
+            while len(rest) < length:
+                rest += conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n")
+            conn.recv(1, socket.MSG_PEEK)  # the next request is here: drop it, unread, with a reset
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def test_a_stale_pooled_connection_is_replaced_not_blamed() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    threading.Thread(target=_serve_resetting_after_first_answer, args=(listener,), daemon=True).start()
+    try:
+        with SEClient(f"http://127.0.0.1:{listener.getsockname()[1]}", None, ("SE-FILE-001",)) as client:
+            statuses = [client.post("/x", content=b"body").status_code for _ in range(4)]
+        assert statuses == [500] * 4, "every request reached the server and got its answer"
+    finally:
+        listener.close()
