@@ -292,7 +292,7 @@ def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any
         sidecars = sorted(p for p in files if p.endswith(SIDECAR_SUFFIX))
         disagree: list[str] = []
         alone: dict[str, Any] = {}
-        stored = list(ids)  # the burst's files, and the control file if one is stored below
+        known_ids = list(ids)  # the burst's files, and the control file if one is stored below
         found = {fid: _field_disagreements(meta, rows.get(fid, {}), storage, files) for fid, meta in api_meta.items()}
         if any(found.values()):
             # A field in which API, row and sidecar disagree for a file stored alone, too, is the store's
@@ -300,7 +300,7 @@ def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any
             # files not at the contract's paths (SE-SIDECAR-001/002).
             client = client_for(handle, user_token)
             control = get_meta(client, plain_upload_works(client))
-            stored.append(str(control["file_id"]))
+            known_ids.append(str(control["file_id"]))
             control_row = view.file_row(str(control["file_id"])) or {}
             alone = _field_disagreements(control, control_row, storage, storage.list_files())
             disagree += [f"{fid} {name}: {values}" for fid, fields in found.items() for name, values in fields.items()
@@ -311,7 +311,7 @@ def test_concurrent_writes_lose_nothing_and_agree(spawn_se: Any, client_for: Any
                 disagree.append(f"{fid}: data file bytes differ from checksum")
         expect(not disagree, req=req, what="API vs row vs sidecar", actual=disagree[:10], expected="equal")
         expect_equal(len(sidecars), len(alive), req=req, what="sidecars in the storage path")
-        expect_equal(stray_files(storage, ids=stored), [], req=req, what="temporary files after the burst")
+        expect_equal(stray_files(storage, ids=known_ids), [], req=req, what="temporary files after the burst")
 
         pending = [r for r in wal if r.get("status") == "pending"]
         expect(
