@@ -37,6 +37,7 @@ from sampled_mutation.procs import JUDGES, record
 from sampled_mutation.stop_early import SE_NOT_READY
 from tests.mutation import report as json_report
 from tests.mutation.execution import RunError, forget_bytecode, run_suite
+from tests.mutation.runner import no_verdict_reasons
 
 SURVIVED, KILLED, NO_VERDICT, TIMEOUT = "survived", "killed", "no-verdict", "timeout"
 EXIT = {SURVIVED: 0, KILLED: 1, NO_VERDICT: 2, TIMEOUT: 3}
@@ -74,13 +75,9 @@ def decide(report: json_report.Report, returncode: int) -> Verdict:
     errored = [t for rid in report.errored for t in report.evidence(rid) if t.outcome == json_report.ERROR]
     if errored and all(SE_NOT_READY in t.message for t in errored):
         return Verdict(KILLED, f"the SE does not start: {errored[0].message}", report.errored)
-    problems = []
-    if not report.requirements:
-        problems.append("the run checked no requirement")
+    problems = no_verdict_reasons(report)
     if report.errored:
-        problems.append(f"harness error for {', '.join(report.errored)}: {_first(report, report.errored)}")
-    if report.unmapped_problems():
-        problems.append(f"a test without requirement failed: {report.unmapped_problems()[0].nodeid}")
+        problems.append(f"first harness error: {_first(report, report.errored)}")
     if report.blocked:  # a preparation failed, or a test's checks never ran: no verdict either way
         problems.append(f"blocked: {', '.join(report.blocked)}")
     if problems or returncode != 0:

@@ -111,7 +111,8 @@ class Outcome:
         return "\n".join(lines)
 
 
-def _no_verdict_reasons(report: json_report.Report) -> list[str]:
+def no_verdict_reasons(report: json_report.Report) -> list[str]:
+    """Why a suite run's report gives no verdict (shared with bench/sampled_mutation/judge.py)."""
     reasons = []
     if not report.requirements:
         reasons.append("the run checked no requirement")
@@ -125,7 +126,7 @@ def _no_verdict_reasons(report: json_report.Report) -> list[str]:
 def judge(name: str, declared: tuple[str, ...], report: json_report.Report, seconds: float) -> Outcome:
     """A variant's verdict: its declared exact set against the requirements the report says failed."""
     outcome = Outcome(name, ERROR, declared, report.failed, report.errored, seconds, "", report)
-    reasons = _no_verdict_reasons(report)
+    reasons = no_verdict_reasons(report)
     if reasons:
         outcome.detail = "error: " + "; ".join(reasons)
     elif outcome.missing and outcome.extra:
