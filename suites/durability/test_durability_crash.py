@@ -22,7 +22,7 @@ from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload, reported_checksum, sha256_hex
 from suites.support.files import require_chosen_ids
 from suites.support.http import quoted_filename, raw_multipart
-from suites.support.inspect import LAYOUT_RE, SIDECAR_SUFFIX, expect_no_pending, has_sidecar, stray_files
+from suites.support.inspect import expect_no_pending, interrupted_leftovers
 
 THREADS = 4
 KILL_AFTER_ACKS = 12
@@ -178,21 +178,13 @@ def test_kill_9_during_uploads_then_restart(
         )
         if view is not None:
             expect_no_pending(view, req="SE-DUR-003", what="pending WAL rows once the restarted SE is ready")
-        storage = restarted.storage
-        if storage is not None:
-            files = storage.list_files()
-            # Half-written leftovers are those of the requests the kill interrupted: a temporary file of an
-            # acknowledged upload outlived a request that completed, which is SE-SIDECAR-010's to judge.
-            done = tuple(burst.acked)
-            strays = stray_files(storage, before=before, ids=burst.attempted)
-            left = [p for p in strays if not any(fid in p for fid in done)]
-            data = [p for p in files if LAYOUT_RE.match(p) and not p.endswith(SIDECAR_SUFFIX) and p not in strays]
-            lonely = [p for p in data if not has_sidecar(p, files)]
+        if restarted.storage is not None:
+            leftovers = interrupted_leftovers(restarted.storage, before=before, ids=burst.attempted, done=burst.acked)
             expect(
-                not left and not lonely,
+                not any(leftovers.values()),
                 req="SE-DUR-004",
                 what="leftovers after the restart",
-                actual={"temporary files": left, "data files without sidecar": lonely},
+                actual=leftovers,
                 expected="none",
             )
         expect_status(client.get("/health/ready"), 200, req="SE-DUR-004", what="readiness after the restart")

@@ -231,6 +231,37 @@ def has_sidecar(data: str, files: Iterable[str]) -> bool:
     )
 
 
+def interrupted_leftovers(
+    storage: StorageView,
+    *,
+    before: Iterable[str],
+    ids: Iterable[str],
+    done: Iterable[str] = (),
+    view: DbView | None = None,
+) -> dict[str, list[str]]:
+    """What a restarted SE still has of the uploads a kill interrupted (SE-DUR-004), by kind.
+
+    Temporary files, but not those of the completed uploads ``done``: one that outlived a request that
+    completed is SE-SIDECAR-010's. Data files of the layout without their sidecar. With ``view``, data
+    files new since ``before`` without the cache row of the file_id their name carries (a name that
+    carries none cannot be matched to a row, and is left to the sidecar check).
+    """
+    known, completed = frozenset(before), tuple(done)
+    files = storage.list_files()
+    strays = stray_files(storage, before=known, ids=ids)
+    data = [p for p in files if LAYOUT_RE.match(p) and not p.endswith(SIDECAR_SUFFIX) and p not in strays]
+    found = {
+        "temporary files": [p for p in strays if not any(fid in p for fid in completed)],
+        "data files without sidecar": [p for p in data if not has_sidecar(p, files)],
+    }
+    if view is not None:
+        named = {p: UUID_RE.search(p.rsplit("/", 1)[-1]) for p in data if p not in known}
+        found["data files without cache row"] = [
+            p for p, fid in named.items() if fid is not None and view.file_row(fid.group()) is None
+        ]
+    return found
+
+
 def expected_data_path(meta: Mapping[str, Any]) -> str:
     return f"{hour_dir(meta['created_at'])}/{meta['storage_filename']}"
 

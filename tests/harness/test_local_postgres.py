@@ -5,10 +5,12 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from harness.errors import HarnessError
 from harness.net import free_port
 from harness.portowner import listener_pids
 from harness.postgres import local as local_pg
 from harness.postgres.local import LocalPostgres
+from harness.postgres.locks import tables_locked
 from harness.runstate import live_processes, new_run_id, sweep_local
 
 
@@ -59,3 +61,30 @@ def test_a_taken_port_moves_a_fresh_server_to_another(monkeypatch: pytest.Monkey
     finally:
         server.destroy()
         other.destroy()
+
+
+def test_tables_locked_makes_statements_on_them_wait_until_released() -> None:
+    server = LocalPostgres(run_id=new_run_id())
+    info = server.start()
+    try:
+        with psycopg.connect(info.dsn("postgresql"), autocommit=True) as conn:
+            conn.execute("CREATE TABLE p_files (x int)")
+            conn.execute("CREATE TABLE other (x int)")
+            with tables_locked(info, ["p_files"]):
+                conn.execute("SET lock_timeout = '300ms'")
+                assert conn.execute("SELECT 1").fetchone() == (1,), "the server still answers"
+                assert conn.execute("SELECT count(*) FROM other").fetchone() == (0,), "other tables are free"
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    conn.execute("SELECT count(*) FROM p_files")
+            assert conn.execute("SELECT count(*) FROM p_files").fetchone() == (0,), "released at the block's end"
+            with pytest.raises(HarnessError, match="no table to lock"), tables_locked(info, []):
+                pass
+            with psycopg.connect(info.dsn("postgresql")) as holder:
+                holder.execute("LOCK TABLE other IN ACCESS SHARE MODE")  # a transaction that stays open
+                with (
+                    pytest.raises(HarnessError, match="could not lock other"),
+                    tables_locked(info, ["other"], timeout_s=0.3),
+                ):
+                    pass
+    finally:
+        server.destroy()
