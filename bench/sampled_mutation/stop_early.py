@@ -7,38 +7,51 @@ one. This stops the session when
 * the SE under test does not start (``TargetNotReady`` for an SE: killed, it cannot even start), or
 * ``SE_MUTANT_MAX_ERRORS`` (default 5) tests ended in harness errors (no verdict is coming).
 
+A *blocked* test is no reason to stop: its preparation failed on a request another requirement covers,
+and that requirement's own test, still to come, gives the verdict (stopping there left mutants that
+break uploads without a verdict).
+
 Loaded with ``-p sampled_mutation.stop_early`` (``bench/`` on ``PYTHONPATH``).
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
 from harness.plugin.reporting import FAILURE_KIND_PROPERTY
-from harness.report.outcomes import KIND_DEFECT
+from harness.report.outcomes import KIND_BLOCKED, KIND_DEFECT
 
 SE_NOT_READY = "TargetNotReady: SE "
 MAX_ERRORS_ENV = "SE_MUTANT_MAX_ERRORS"
-_state: dict[str, object] = {"session": None, "errors": 0}
+
+
+class _State:
+    session: Any = None  # the pytest.Session (anything with ``shouldfail``, in unit tests)
+    errors = 0
+
+
+_state = _State()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    _state["session"] = session
+    _state.session = session
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    session = _state["session"]
-    if not report.failed or not isinstance(session, pytest.Session):
+    session = _state.session
+    if not report.failed or session is None:
         return
     kind = dict(report.user_properties).get(FAILURE_KIND_PROPERTY)
+    if kind == KIND_BLOCKED:
+        return
     if kind == KIND_DEFECT:
         session.shouldfail = f"stop_early: {report.nodeid} failed a requirement"
     elif SE_NOT_READY in report.longreprtext:
         session.shouldfail = f"stop_early: the SE did not start ({report.nodeid})"
     else:
-        errors = int(str(_state["errors"])) + 1
-        _state["errors"] = errors
-        if errors >= int(os.environ.get(MAX_ERRORS_ENV, "5")):
-            session.shouldfail = f"stop_early: {errors} harness errors, no verdict"
+        _state.errors += 1
+        if _state.errors >= int(os.environ.get(MAX_ERRORS_ENV, "5")):
+            session.shouldfail = f"stop_early: {_state.errors} harness errors, no verdict"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -129,3 +130,29 @@ def test_binary_operators_in_annotations_are_recognised() -> None:
     assert sampling._in_annotation(tree, (1, 40))  # -> str | None
     assert sampling._in_annotation(tree, (2, 11))  # c: int | None
     assert not sampling._in_annotation(tree, (2, 22))  # = d | e
+
+
+def _logreport(kind: str | None, text: str = "") -> pytest.TestReport:
+    props = [("failure_kind", kind)] if kind else []
+    return pytest.TestReport("t::x", ("t", 1, "x"), {}, "failed", text, "call", user_properties=props)
+
+
+@pytest.mark.parametrize(
+    ("kinds", "stops"),
+    [
+        (["product-defect"], True),
+        (["blocked"] * 10, False),  # the blocking requirement's own test gives the verdict later
+        (["harness-error"] * 4, False),
+        (["harness-error"] * 5, True),
+        (["blocked", "harness-error", "blocked", "harness-error"], False),
+    ],
+    ids=["defect", "blocked-never", "errors-below-limit", "errors-at-limit", "blocked-not-counted"],
+)
+def test_stop_early_stops_on_a_defect_or_errors_never_on_blocked(kinds: list[str], stops: bool) -> None:
+    from sampled_mutation import stop_early
+
+    session = SimpleNamespace(shouldfail=False)  # only shouldfail matters; a real Session needs a config
+    stop_early._state.session, stop_early._state.errors = session, 0
+    for kind in kinds:
+        stop_early.pytest_runtest_logreport(_logreport(kind))
+    assert bool(session.shouldfail) is stops
