@@ -65,7 +65,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = engine_config(args.config)
     for stale in workers.sweep_stale():
         print(f"removed the copy of a run that died: {stale}")
-    again = workers.requeue(session.database, no_verdict=args.retry_no_verdict, survivors=args.requeue_survivors)
+    added: list[str] = []
+    if args.requeue_test_added:
+        items, _warnings = results.collect(session, SURVIVORS)
+        added = [i.job_id for i in items if i.review is not None and i.review.verdict == results.TEST_ADDED]
+    again = workers.requeue(
+        session.database, no_verdict=args.retry_no_verdict, survivors=args.requeue_survivors, jobs=added
+    )
     if again:
         print(f"{again} item(s) queued again")
     with use_db(str(session.database), WorkDB.Mode.open) as db:
@@ -163,7 +169,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--worker-url", action="append", metavar="URL", help="a remote worker too (repeatable)")
     run.add_argument("--no-baseline", action="store_true", help="skip the unmutated baseline run")
     run.add_argument("--retry-no-verdict", action="store_true", help="queue the no-verdict items again")
-    run.add_argument("--requeue-survivors", action="store_true", help="queue the survivors again (tests added)")
+    run.add_argument("--requeue-survivors", action="store_true", help="queue every survivor again")
+    run.add_argument(
+        "--requeue-test-added",
+        action="store_true",
+        help=f"queue the survivors reviewed test-added in {SURVIVORS.name} again",
+    )
     run.set_defaults(func=cmd_run)
     report = sub.add_parser("report", parents=[common], help="the score per module; writes the scores file")
     report.add_argument("--survivors", type=Path, default=SURVIVORS, help=f"reviewed survivors ({SURVIVORS})")

@@ -5,9 +5,11 @@ reached none: recorded as incompetent), **error** (the engine or the transport f
 **pending**. A survivor is looked up in the reviewed list (``mutants/cosmic_ray/survivors.toml``) by
 module, operator and occurrence (its line must match too, else the entry is stale):
 **equivalent** (no behaviour changes), **unobservable** (behaviour changes that no client of the SE's
-interface can see), **test-added** (a test was written: re-run the item to count it killed).
+interface can see), **permitted** (a client can see the change, but the contract allows both behaviours:
+a conformance suite that failed it would be wrong), **test-added** (a test was written: re-run the item
+to count it killed).
 
-    score = killed / (killed + timeout + survived - equivalent - unobservable)
+    score = killed / (killed + timeout + survived - equivalent - unobservable - permitted)
 
 Timeouts count against the suite (a hang is no verdict). ``report`` prints the tables and writes them
 to ``mutants/cosmic_ray/scores.json``, which the project's meta-test reads.
@@ -32,9 +34,9 @@ from sampled_mutation.paths import Session
 from sampled_mutation.workers import verdict_of
 
 PENDING, ERROR = "pending", "error"
-EQUIVALENT, UNOBSERVABLE, TEST_ADDED = "equivalent", "unobservable", "test-added"
-REVIEW_VERDICTS = (EQUIVALENT, UNOBSERVABLE, TEST_ADDED)
-EXCLUDED = (EQUIVALENT, UNOBSERVABLE)  # not in the score's denominator
+EQUIVALENT, UNOBSERVABLE, PERMITTED, TEST_ADDED = "equivalent", "unobservable", "permitted", "test-added"
+REVIEW_VERDICTS = (EQUIVALENT, UNOBSERVABLE, PERMITTED, TEST_ADDED)
+EXCLUDED = (EQUIVALENT, UNOBSERVABLE, PERMITTED)  # not in the score's denominator
 STATUSES = (KILLED, SURVIVED, TIMEOUT, NO_VERDICT, ERROR, PENDING)
 SESSION_KEYS = ("created", "commit", "sampling", "generated", "filtered_operators", "filtered_annotations",
                 "filtered_stillborn")  # fmt: skip
@@ -259,13 +261,13 @@ def _pct(score: float | None) -> str:
 
 def _row(name: str, t: dict[str, Any]) -> str:
     return (f"| {name} | {t['sampled']} | {t['killed']} | {t['survived']} | {t['equivalent']} | "
-            f"{t['unobservable']} | {t['timeout']} | {t['no_verdict'] + t['error']} | {t['pending']} | "
-            f"{_pct(t['score'])} |")  # fmt: skip
+            f"{t['unobservable']} | {t['permitted']} | {t['timeout']} | {t['no_verdict'] + t['error']} | "
+            f"{t['pending']} | {_pct(t['score'])} |")  # fmt: skip
 
 
 def markdown(data: dict[str, Any]) -> str:
-    head = ("| | sampled | killed | survived | equivalent | unobservable | timeout | no verdict | pending | score |\n"
-            "|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+    head = ("| | sampled | killed | survived | equivalent | unobservable | permitted | timeout | no verdict | pending "
+            "| score |\n|---|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
     lines = [head, _row("**all**", data["overall"])]
     lines += [_row(f"`{m}`", t) for m, t in data["modules"].items()]
     lines += ["", head.replace("| |", "| operator family |", 1)]
@@ -285,7 +287,8 @@ def text(data: dict[str, Any], items: list[Item], warnings: list[str]) -> str:
         f"(seed {data['session']['sampling']['seed']}); wall time {data['wall_seconds']:.0f}s over "
         f"{len(data['runs'])} run(s); {data['seconds_per_mutant'] or 'n/a'} s per mutant (judge time)",
         f"killed {o['killed']}, survived {o['survived']} (equivalent {o['equivalent']}, unobservable "
-        f"{o['unobservable']}, test added {o['test_added']}, unreviewed {o['unreviewed']}), timeout {o['timeout']}, "
+        f"{o['unobservable']}, permitted {o['permitted']}, test added {o['test_added']}, "
+        f"unreviewed {o['unreviewed']}), timeout {o['timeout']}, "
         f"no verdict {o['no_verdict']}, error {o['error']}, pending {o['pending']}",
         f"sampled mutation score: {_pct(o['score'])} (killed / non-equivalent)",
         "",

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -228,8 +228,9 @@ def recorded(result: WorkResult) -> WorkResult:
     return result
 
 
-def requeue(database: Path, *, no_verdict: bool, survivors: bool) -> int:
-    """Drop results so ``exec`` runs those items again: transport failures always (no test ran)."""
+def requeue(database: Path, *, no_verdict: bool, survivors: bool, jobs: Collection[str] = ()) -> int:
+    """Drop results so ``exec`` runs those items again: transport failures always (no test ran); the
+    no-verdict items, every survivor, or the survivors among ``jobs`` (those reviewed test-added)."""
     # SQLAlchemy's Enum columns of the session store the members' names.
     outcomes = [WorkerOutcome.ABNORMAL.name, WorkerOutcome.EXCEPTION.name]
     tests = [TestOutcome.INCOMPETENT.name] if no_verdict else []
@@ -241,6 +242,9 @@ def requeue(database: Path, *, no_verdict: bool, survivors: bool) -> int:
         if tests:
             marks = ",".join("?" * len(tests))
             count += db.execute(f"DELETE FROM work_results WHERE test_outcome IN ({marks})", tests).rowcount
+        for job in jobs:
+            sql = "DELETE FROM work_results WHERE job_id = ? AND test_outcome = ?"
+            count += db.execute(sql, (job, TestOutcome.SURVIVED.name)).rowcount
     return count
 
 

@@ -96,15 +96,33 @@ def test_allocation_is_proportional_with_a_minimum() -> None:
     assert sum(sampling.allocate(population, Sampling(seed=1, size=100, min_per_module=0)).values()) == 100
 
 
-def test_scores_exclude_equivalent_and_unobservable_survivors() -> None:
+def test_scores_exclude_equivalent_unobservable_and_permitted_survivors() -> None:
     tally = results.Tally()
     review = results.Review("m.py", 1, "op", 0, results.EQUIVALENT, "same")
+    permitted = results.Review("m.py", 2, "op", 1, results.PERMITTED, "the contract allows both")
+    added = results.Review("m.py", 3, "op", 2, results.TEST_ADDED, "t::x")
     runs = [(judge.KILLED, None)] * 8 + [(judge.SURVIVED, review), (judge.SURVIVED, None)]
+    runs += [(judge.SURVIVED, permitted), (judge.SURVIVED, added)]
     runs += [(judge.TIMEOUT, None), (judge.NO_VERDICT, None)]
     for status, reviewed in runs:
         tally.add(results.Item("j", "m.py", 1, "op", 0, "", status, review=reviewed))
-    assert tally.denominator == 10  # 8 killed + 1 timeout + 2 survived - 1 equivalent
-    assert tally.score == pytest.approx(0.8)
+    # 8 killed + 1 timeout + 4 survived - 1 equivalent - 1 permitted; test-added counts until re-run
+    assert tally.denominator == 11
+    assert tally.score == pytest.approx(8 / 11)
+    assert tally.as_dict()["unreviewed"] == 1
+
+
+def test_requeue_drops_only_the_named_survivors(tmp_path: Any) -> None:
+    import sqlite3
+
+    db = tmp_path / "session.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE work_results (worker_outcome TEXT, test_outcome TEXT, job_id TEXT)")
+        rows = [("NORMAL", "SURVIVED", "a"), ("NORMAL", "SURVIVED", "b"), ("NORMAL", "KILLED", "c")]
+        conn.executemany("INSERT INTO work_results VALUES (?, ?, ?)", rows)
+    assert workers.requeue(db, no_verdict=False, survivors=False, jobs=["a", "c"]) == 1  # c was killed: kept
+    with sqlite3.connect(db) as conn:
+        assert sorted(r[0] for r in conn.execute("SELECT job_id FROM work_results")) == ["b", "c"]
 
 
 @pytest.mark.parametrize(
