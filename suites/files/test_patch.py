@@ -138,3 +138,52 @@ def test_invalid_patch_is_refused(api: SEClient, case: str) -> None:
     expect_status(resp, (400, 422), req="SE-FILE-032", what=f"PATCH with {case}")
     expect_equal(get_meta(api, stored.file_id), before, req="SE-FILE-032",
                  what="metadata after the refused PATCH")  # fmt: skip
+
+
+# Bodies whose offending value JSON cannot carry back (a non-finite number): an SE that echoes the
+# input in its 422 must still answer a well-formed error.
+UNRENDERABLE_PATCHES = {
+    "description-nan": '{"description": NaN}',
+    "version-1e400": '{"version": 1e400}',
+    "custom-attributes-infinity": '{"custom_attributes": {"x": Infinity}}',
+}
+
+
+def _detail_problems(detail: Any) -> list[str]:
+    """What keeps ``detail`` from being a message or FastAPI's list of validation errors (each an object
+    with ``loc``, a list of strings and integers, and ``msg`` and ``type``, strings: FastAPI's
+    ``ValidationError`` schema)."""
+    if isinstance(detail, str):
+        return [] if detail else ["an empty string"]
+    if not isinstance(detail, list) or not detail:
+        return [f"neither a non-empty string nor a non-empty list: {detail!r}"]
+    problems = []
+    for i, item in enumerate(detail):
+        if not isinstance(item, dict):
+            problems.append(f"[{i}] is not an object: {item!r}")
+            continue
+        loc = item.get("loc")
+        if not isinstance(loc, list) or not all(isinstance(p, str | int) and not isinstance(p, bool) for p in loc):
+            problems.append(f"[{i}].loc is not a list of strings and integers: {loc!r}")
+        for name in ("msg", "type"):
+            if not isinstance(item.get(name), str) or not item[name]:
+                problems.append(f"[{i}].{name} is not a non-empty string: {item.get(name)!r}")
+    return problems
+
+
+@pytest.mark.req("SE-FILE-032", "SE-SVC-016")
+@pytest.mark.parametrize("case", list(UNRENDERABLE_PATCHES))
+def test_unrenderable_patch_value_is_refused_with_detail(api: SEClient, case: str) -> None:
+    stored = stored_with_everything(api, req="SE-FILE-032")
+    before = get_meta(api, stored.file_id)
+    body = UNRENDERABLE_PATCHES[case]
+    resp = api.patch(file_path(stored.file_id), content=body, headers={"Content-Type": "application/json"})
+    expect_status(resp, (400, 422), req="SE-FILE-032", what=f"PATCH with {body}")
+    answer = expect_json(resp, req="SE-SVC-016")
+    detail = answer.get("detail") if isinstance(answer, dict) else None
+    problems = _detail_problems(detail)
+    expect(not problems, req="SE-SVC-016", what=f"detail of the {resp.status_code} to a PATCH with {body}",
+           expected="a message, or FastAPI's list of validation errors ({loc, msg, type} objects)",
+           actual=problems, resp=resp)  # fmt: skip
+    expect_equal(get_meta(api, stored.file_id), before, req="SE-FILE-032",
+                 what="metadata after the refused PATCH")  # fmt: skip
