@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 
 from harness.client import SEClient
-from harness.expect import expect_equal, expect_status
+from harness.expect import arrange, expect, expect_equal, expect_status
 from harness.targets.base import SEHandle
 from harness.tokens import TokenFactory
 from suites.support.data import payload, unique_name
-from suites.support.files import expect_present, total, upload_ok
+from suites.support.files import UPLOAD, Stored, created_id, expect_present, total, upload_ok
+from suites.support.http import streamed_multipart
 
 MIB = 1024 * 1024
 
@@ -28,3 +32,59 @@ def test_upload_past_capacity_is_507(
     expect_equal(total(api, req="SE-FILE-013"), 1, req="SE-FILE-013", what="list total after the 507")
     expect_present(api, first, req="SE-FILE-013", what="the first file after the 507")
     upload_ok(api, payload(100 * 1024), req="SE-FILE-013")
+
+
+RACE_SIZE = 600 * 1024  # two of them pass the 1 MiB capacity, each one alone fits
+FIRST_BYTES = 1024  # sent before the slow upload pauses
+PAUSE_S = 1.0  # after its first bytes: the SE has begun the slow upload before the other one arrives
+STALL_LIMIT_S = 30.0
+
+
+@pytest.mark.req("SE-FILE-013")
+def test_two_uploads_that_together_pass_capacity(
+    spawn_se: Callable[..., SEHandle], client_for: Callable[..., SEClient], tokens: TokenFactory
+) -> None:
+    """A slow upload has begun (its first KiB sent) when a second one arrives and is stored; then the slow
+    one sends its remaining bytes. Each fits alone, both together pass STORAGE_MAX_SIZE: exactly one is
+    stored, the other is refused with 507 (whichever: an SE that reserved the slow upload's declared
+    length may refuse the second one instead)."""
+    req = "SE-FILE-013"
+    small = spawn_se(capacity=MIB)
+    slow_client, fast_client = client_for(small, tokens.user), client_for(small, tokens.user)
+    slow_content, fast_content = payload(RACE_SIZE), payload(RACE_SIZE)
+    began, go = threading.Event(), threading.Event()
+
+    def chunks() -> Iterator[bytes]:
+        yield slow_content[:FIRST_BYTES]
+        began.set()
+        go.wait(STALL_LIMIT_S)
+        yield slow_content[FIRST_BYTES:]
+
+    body, headers = streamed_multipart(chunks(), RACE_SIZE, unique_name("slow"))
+    answers: dict[str, httpx.Response] = {}
+    slow = threading.Thread(target=lambda: answers.update(slow=slow_client.post(UPLOAD, content=body, headers=headers)),
+                            daemon=True)  # fmt: skip
+    slow.start()
+    try:
+        with arrange("the slow upload has sent its first bytes"):
+            expect(began.wait(STALL_LIMIT_S), req="SE-FILE-001", what="the slow upload's first bytes were sent",
+                   expected=f"within {STALL_LIMIT_S:.0f} s", actual="not sent")  # fmt: skip
+        time.sleep(PAUSE_S)
+        answers["fast"] = fast_client.upload(fast_content, filename=unique_name("fast"))
+    finally:
+        go.set()
+        slow.join(STALL_LIMIT_S + 30)
+    with arrange("the slow upload was answered"):
+        expect("slow" in answers, req="SE-FILE-001", what="the slow upload", expected="an answer",
+               actual="none")  # fmt: skip
+    statuses = {name: resp.status_code for name, resp in answers.items()}
+    expect(sorted(statuses.values()) == [201, 507], req=req,
+           what="two 600 KiB uploads on a 1 MiB SE, the second stored while the first was being received",
+           expected="one stored (201), the other refused with 507", actual=statuses,
+           resp=answers["slow"] if statuses["slow"] != 201 else answers["fast"])  # fmt: skip
+    expect_equal(total(slow_client, req=req), 1, req=req, what="list total after the race")
+    name = "slow" if statuses["slow"] == 201 else "fast"
+    winner = answers[name]
+    stored = Stored(created_id(winner, req=req), slow_content if name == "slow" else fast_content, name,
+                    "application/octet-stream", winner.json())  # fmt: skip
+    expect_present(slow_client, stored, req=req, what=f"the stored {name} upload")
