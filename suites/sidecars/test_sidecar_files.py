@@ -200,6 +200,42 @@ def test_no_temp_file_survives_a_request(api: SEClient, storage: StorageView, to
     expect(not left, req=req, what="temporary files in the storage path", actual=left, expected="none")
 
 
+def _part(boundary: bytes, name: str, content: bytes, filename: str | None = None) -> bytes:
+    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+    head = f"Content-Disposition: {disposition}\r\nContent-Type: application/octet-stream\r\n\r\n"
+    return b"--" + boundary + b"\r\n" + head.encode() + content + b"\r\n"
+
+
+def _refused_body(case: str) -> tuple[bytes, dict[str, str]]:
+    """A multipart upload whose file part has begun (and its bytes arrived) before the body turns out
+    unacceptable."""
+    boundary = f"seconformance{new_uuid().replace('-', '')}".encode()
+    file_part = _part(boundary, "file", payload(100_000), "spool.bin")
+    closing = b"--" + boundary + b"--\r\n"
+    if case == "no-closing-boundary":
+        body = file_part
+    elif case == "second-file-part":
+        body = file_part + _part(boundary, "file", payload(1000), "again.bin") + closing
+    else:  # a form field after the file, far beyond any sidecar
+        body = file_part + _part(boundary, "description", b"d" * 200_000) + closing
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary.decode()}"}
+
+
+@pytest.mark.req("SE-SIDECAR-010")
+@pytest.mark.parametrize("case", ["no-closing-boundary", "second-file-part", "oversized-field-after-file"])
+def test_no_spool_file_survives_a_refused_upload(api: SEClient, storage: StorageView, case: str) -> None:
+    """An upload refused after its file bytes were received (whatever the answer: how such a body is
+    refused is the files area's business) leaves no spool file behind."""
+    req = "SE-SIDECAR-010"
+    before = storage.list_files()
+    body, headers = _refused_body(case)
+    resp = api.post("/api/v1/files/upload", content=body, headers=headers)
+    ids = UUID_RE.findall(resp.text) if resp.is_success else []  # an SE that took it stored a file of its own
+    left = stray_files(storage, before=before, ids=ids)
+    expect(not left, req=req, what=f"files left by the upload with {case} (answered {resp.status_code})",
+           actual=left, expected="none", resp=resp)  # fmt: skip
+
+
 def _largest_accepted(accepts: Callable[[int], bool], ceiling: int) -> int | None:
     """Bisect for the largest size ``accepts`` takes (sizes 0 … ``ceiling``); ``None`` if even 0 is refused.
 
