@@ -146,6 +146,7 @@ UNRENDERABLE_PATCHES = {
     "description-nan": '{"description": NaN}',
     "version-1e400": '{"version": 1e400}',
     "custom-attributes-infinity": '{"custom_attributes": {"x": Infinity}}',
+    "metadata-nan-in-a-list": '{"metadata": {"x": [1, {"y": [NaN]}]}}',
 }
 
 
