@@ -125,12 +125,15 @@ def test_single_range_is_206(api: SEClient, spec: str) -> None:
 
 @pytest.mark.req("SE-FILE-025")
 @pytest.mark.capability("range")
-@pytest.mark.parametrize("start", ["size", "size+4000"])
+@pytest.mark.parametrize("start", ["size", "size+4000", "suffix-0"])
 def test_unsatisfiable_range_is_416(api: SEClient, start: str) -> None:
+    """``bytes=-0`` selects the last 0 bytes: it starts at the size, and a suffix range of length 0 is
+    unsatisfiable (RFC 9110 §14.1.1: a suffix-range is satisfiable only with a non-zero suffix-length)."""
     stored = upload_ok(api, payload(1000))
     size = stored.as_reported()[1]  # the file the SE says it holds
     first = size if start == "size" else size + 4000
-    spec = f"bytes={first}-" if start == "size" else f"bytes={first}-{first + 1000}"
+    specs = {"size": f"bytes={first}-", "size+4000": f"bytes={first}-{first + 1000}", "suffix-0": "bytes=-0"}
+    spec = specs[start]
     resp = api.get(download_path(stored.file_id), headers={"Range": spec})
     expect_status(resp, 416, req="SE-FILE-025", what=f"download with Range: {spec} (file of 1000 bytes)")
 
