@@ -1,18 +1,22 @@
-"""A PATCH or DELETE stopped half-way while it waits to change its row: by PostgreSQL stopping under it, or by
-kill -9 and a restart.
+"""Writes stopped half-way while they wait to change their row: cut off from their database (PostgreSQL
+stopped, or their connection terminated), or killed with -9 and restarted.
 
 The test holds ``LOCK TABLE <p>_files IN EXCLUSIVE MODE`` on the SE's private PostgreSQL (nobody else's):
 reads of the table go on (a plain SELECT's lock is compatible), every change of it waits. A write that reads
-its row, records its ``pending`` WAL row and then changes the row is stopped right there, deterministically:
-the lock holder's PostgreSQL session sees the SE's backend wait for it (``pg_blocking_pids``).
+its row, records its ``pending`` WAL row, does its disk work and then changes the row is stopped right there,
+deterministically: the lock holder's PostgreSQL session sees the SE's backend wait for it
+(``pg_blocking_pids``).
 
-* PostgreSQL stopped while a PATCH and a DELETE wait: both fail; once the database is back, no WAL row of
-  theirs may stay ``pending`` (contract §6: "No row stays pending once its request has answered: failures
-  end rolled_back with an error_message"), and the refused writes changed nothing.
-* kill -9 while a DELETE waits, then a restart: start-up recovery resolves its ``pending`` row and leaves a
-  consistent store. With ``unlinked``, the test removes the file's data file and sidecar before the
-  restart - what a crash leaves when it lands after a DELETE has unlinked them but before its database
-  transaction ended (the reference's order): the delete cannot be undone, so it must be completed.
+* A PATCH and a DELETE waiting, then PostgreSQL stopped (and started again), or their backends terminated
+  (the database stays up): no WAL row of theirs may stay ``pending`` (contract §6: "No row stays pending
+  once its request has answered: failures end rolled_back with an error_message") - at once when the
+  database is up, within 30 s of its return after a stop - and the refused writes changed nothing.
+* kill -9 while an upload waits for its row (data file and sidecar placed, row not yet written), or while a
+  DELETE waits to remove its row, then a restart: start-up recovery resolves the ``pending`` rows and leaves
+  no half-written file and a consistent store. With ``delete-unlinked``, the test removes the file's data
+  file and sidecar before the restart - what a crash leaves when it lands after a DELETE has unlinked them
+  but before its database transaction ended (the reference's order): the delete cannot be undone, so it
+  must be completed.
 
 Bounded: the writes must wait within 10 s; readiness within 30 s of the database's return; the WAL must be
 resolved within 30 s of it.
@@ -35,14 +39,15 @@ from harness.errors import HarnessError
 from harness.expect import arrange, expect, expect_equal, expect_status
 from harness.ledger import Blocked
 from harness.postgres.info import PostgresInfo
-from harness.targets.base import Lifecycle
+from harness.targets.base import Lifecycle, PostgresHandle
 from harness.tokens import TokenFactory
-from suites.support.data import payload
+from suites.support.data import new_uuid, payload
 from suites.support.files import expect_present, file_path, get_meta, upload_ok
 from suites.support.inspect import (
     SIDECAR_SUFFIX,
     consistency,
     expect_no_pending,
+    interrupted_leftovers,
     sidecar_of,
     wait_until,
     wal_rows_of,
@@ -86,6 +91,15 @@ def waiting_for(info: PostgresInfo, holder: int) -> int:
     return int(row[0]) if row else 0
 
 
+def terminate_waiting(info: PostgresInfo, holder: int) -> int:
+    """Terminate the backends that wait for a lock that ``holder`` holds (their clients see the connection
+    lost; the server stays up). Returns how many."""
+    with psycopg.connect(info.dsn("postgresql"), connect_timeout=5, autocommit=True) as conn:
+        rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE %s = ANY(pg_blocking_pids(pid))", (holder,)).fetchall()  # fmt: skip
+    return len(rows)
+
+
 class Sender:
     """Requests sent from threads of their own, so that they can wait for the locked table."""
 
@@ -113,53 +127,75 @@ class Sender:
         return None if resp is None else resp.status_code
 
 
+def hold_and_cut(
+    pg: PostgresHandle, view: DbView, sender: Sender, calls: dict[str, Callable[[], httpx.Response]],
+    cut: Callable[[int], object], what: str,
+) -> None:  # fmt: skip
+    """Lock the files table against writes, send ``calls``, and once all of them wait for the lock (and none
+    has answered) ``cut(holder)``; then release the lock. Blocked when the writes never wait."""
+    try:
+        with writes_held(pg.info, view.table("files")) as holder:
+            for name, call in calls.items():
+                sender.send(name, call)
+            waiting = wait_until(lambda: waiting_for(pg.info, holder) >= len(calls), WAIT_S, 0.05)
+            premise = waiting and not sender.answers
+            cut(holder)
+    except HarnessError as exc:
+        raise Blocked(f"lock {view.table('files')} against writes", cause=str(exc)) from None
+    sender.join(timeout_s=40)
+    if not premise:
+        raise Blocked(
+            f"{' and '.join(calls)} waiting for the locked {view.table('files')} when {what}",
+            cause=f"all waiting: {waiting}; answered: { {k: sender.status(k) for k in sender.answers} }",
+        )
+
+
 @pytest.mark.needs("db")
 @pytest.mark.req("SE-WAL-013", "SE-WAL-014", "SE-DUR-008")
-def test_writes_cut_off_by_a_database_stop_are_rolled_back(
-    lifecycle: Lifecycle, spawn_se: Any, client_for: Any, tokens: TokenFactory
+@pytest.mark.parametrize("cut", ["database-stopped", "connection-terminated"])
+def test_writes_cut_off_from_their_database_are_rolled_back(
+    lifecycle: Lifecycle, spawn_se: Any, client_for: Any, tokens: TokenFactory, cut: str
 ) -> None:
     pg = lifecycle.private_database()
     handle = spawn_se(database=pg.info)
     view = DbView(pg.info, handle.prefix)
+    stop = cut == "database-stopped"
     try:
         user = client_for(handle, tokens.user)
         operator = client_for(handle, tokens.operator)
         patched = upload_ok(user, payload(FILE_SIZE), filename="patched.bin", description="before")
         doomed = upload_ok(user, payload(FILE_SIZE), filename="not-deleted.bin")
         sender = Sender()
+        calls = {
+            "PATCH": lambda: user.patch(file_path(patched.file_id), json={"description": "after"}),
+            "DELETE": lambda: operator.delete(file_path(doomed.file_id)),
+        }
         try:
-            with writes_held(pg.info, view.table("files")) as holder:
-                sender.send("PATCH", lambda: user.patch(file_path(patched.file_id), json={"description": "after"}))
-                sender.send("DELETE", lambda: operator.delete(file_path(doomed.file_id)))
-                waiting = wait_until(lambda: waiting_for(pg.info, holder) >= 2, WAIT_S, 0.05)
-                premise = waiting and not sender.answers
-                pg.stop()
-        except HarnessError as exc:
-            raise Blocked(f"lock {view.table('files')} against writes", cause=str(exc)) from None
-        sender.join(timeout_s=40)
-        pg.start()
-        if not premise:
-            raise Blocked(
-                "a PATCH and a DELETE waiting for their locked table when PostgreSQL stops",
-                cause=f"backends waiting: {waiting}; answers: { {k: sender.status(k) for k in sender.answers} }",
-            )
-        with arrange(f"the SE ready again within {BACK_WITHIN_S:.0f}s of PostgreSQL's return"):
-            back = wait_until(lambda: user.get("/health/ready").status_code == 200, BACK_WITHIN_S, 0.25)
-            expect(back, req="SE-DUR-010", what="readiness after PostgreSQL's return", expected="200",
-                   resp=user.get("/health/ready"))  # fmt: skip
+            hold_and_cut(pg, view, sender, calls, (lambda _: pg.stop()) if stop else
+                         (lambda holder: terminate_waiting(pg.info, holder)),
+                         "PostgreSQL stops" if stop else "their backends are terminated")  # fmt: skip
+        finally:
+            if stop:
+                pg.start()
 
         ids = [patched.file_id, doomed.file_id]
 
         def pending() -> list[dict[str, Any]]:
             return [r for r in wal_rows_of(view, file_ids=ids) if r.get("status") == "pending"]
 
-        wait_until(lambda: not pending(), RESOLVED_WITHIN_S, 0.25)
-        left = pending()
+        if stop:
+            with arrange(f"the SE ready again within {BACK_WITHIN_S:.0f}s of PostgreSQL's return"):
+                back = wait_until(lambda: user.get("/health/ready").status_code == 200, BACK_WITHIN_S, 0.25)
+                expect(back, req="SE-DUR-010", what="readiness after PostgreSQL's return", expected="200",
+                       resp=user.get("/health/ready"))  # fmt: skip
+            wait_until(lambda: not pending(), RESOLVED_WITHIN_S, 0.25)
+        left = pending()  # the database up all along: at once
         expect(
             not left,
             req="SE-WAL-013",
-            what=f"p_wal rows of a PATCH and a DELETE cut off by PostgreSQL stopping (answered "
-            f"{sender.status('PATCH')} and {sender.status('DELETE')}), {RESOLVED_WITHIN_S:.0f}s after its return",
+            what=f"p_wal rows of a PATCH and a DELETE cut off from PostgreSQL ({cut}; answered "
+            f"{sender.status('PATCH')} and {sender.status('DELETE')})"
+            + (f", {RESOLVED_WITHIN_S:.0f}s after its return" if stop else ", once answered"),
             actual=wal_summary(left),
             expected="none pending: failures end rolled_back with an error_message",
         )
@@ -171,23 +207,64 @@ def test_writes_cut_off_by_a_database_stop_are_rolled_back(
             expect(
                 all(r.get("status") == "rolled_back" and r.get("error_message") for r in rows),
                 req="SE-WAL-014",
-                what=f"p_wal rows of the {what} answered {status} after PostgreSQL stopped under it",
+                what=f"p_wal rows of the {what} answered {status} after it was cut off from PostgreSQL ({cut})",
                 actual=wal_summary(rows),
                 expected="none, or rolled_back with an error_message",
             )
         if sender.status("PATCH") not in range(200, 300):
             meta = get_meta(user, patched.file_id, what="the file whose PATCH failed")
             expect_equal(meta.get("description"), "before", req="SE-DUR-008",
-                         what="description after the PATCH that PostgreSQL's stop refused")  # fmt: skip
+                         what=f"description after the PATCH refused when cut off ({cut})")  # fmt: skip
         if sender.status("DELETE") not in range(200, 300):
-            expect_present(user, doomed, req="SE-DUR-008", what="the file whose DELETE PostgreSQL's stop refused")
+            expect_present(user, doomed, req="SE-DUR-008", what=f"the file whose DELETE was refused ({cut})")
         report = consistency(user.with_token(tokens.service), req="SE-DUR-008")
         expect(
             report.get("is_consistent") is True,
             req="SE-DUR-008",
-            what="consistency report after the refused PATCH and DELETE",
+            what=f"consistency report after the refused PATCH and DELETE ({cut})",
             actual=report,
             expected="is_consistent true: the refused writes left sidecars and rows as they were",
+        )
+    finally:
+        view.close()
+
+
+@pytest.mark.needs("db", "fs")
+@pytest.mark.req("SE-DUR-003", "SE-DUR-004")
+def test_kill_9_while_an_upload_waits_for_its_row(
+    lifecycle: Lifecycle, spawn_se: Any, client_for: Any, tokens: TokenFactory
+) -> None:
+    pg = lifecycle.private_database()
+    handle = spawn_se(database=pg.info)
+    storage, view = handle.storage, DbView(pg.info, handle.prefix)
+    assert storage is not None, "needs('fs') guarantees a storage view"
+    try:
+        user = client_for(handle, tokens.user)
+        upload_ok(user, payload(FILE_SIZE), filename="before-the-kill.bin")  # the hour directory exists
+        before = frozenset(storage.list_files())
+        fid = new_uuid()
+        sender = Sender()
+        calls = {"upload": lambda: user.upload(payload(FILE_SIZE), filename="waits-for-its-row.bin", file_id=fid)}
+        hold_and_cut(pg, view, sender, calls, lambda _: lifecycle.kill_se(handle), "the SE is killed")
+
+        restarted = lifecycle.restart_se(handle)
+        expect_no_pending(view, req="SE-DUR-003", what="p_wal once the SE restarted after kill -9 during an upload")
+        leftovers = interrupted_leftovers(restarted.storage or storage, before=before, ids=(fid,), view=view)
+        expect(
+            not any(leftovers.values()),
+            req="SE-DUR-004",
+            what="leftovers after kill -9 during an upload that waited for its row, and a restart",
+            actual=leftovers,
+            expected="none: the interrupted upload rolled back (or completed) by start-up recovery",
+        )
+        user = client_for(restarted, tokens.user)
+        report = consistency(user.with_token(tokens.service), req="SE-DUR-004")
+        expect(
+            report.get("is_consistent") is True,
+            req="SE-DUR-004",
+            what="consistency report after kill -9 during an upload that waited for its row, and a restart",
+            actual=report,
+            expected="is_consistent true",
         )
     finally:
         view.close()
@@ -208,20 +285,11 @@ def test_kill_9_while_a_delete_waits_for_its_row(
         doomed = upload_ok(user, payload(FILE_SIZE), filename="interrupted-delete.bin")
         sidecar_rel, _, _ = sidecar_of(storage, get_meta(user, doomed.file_id))
         data_rel = sidecar_rel[: -len(SIDECAR_SUFFIX)]
+        before = frozenset(storage.list_files()) - {sidecar_rel, data_rel}
         operator = client_for(handle, tokens.operator)
         sender = Sender()
-        try:
-            with writes_held(pg.info, view.table("files")) as holder:
-                sender.send("DELETE", lambda: operator.delete(file_path(doomed.file_id)))
-                waiting = wait_until(lambda: waiting_for(pg.info, holder) >= 1, WAIT_S, 0.05)
-                premise = waiting and not sender.answers
-                lifecycle.kill_se(handle)
-        except HarnessError as exc:
-            raise Blocked(f"lock {view.table('files')} against writes", cause=str(exc)) from None
-        sender.join(timeout_s=30)
-        if not premise:
-            raise Blocked("a DELETE waiting for its locked table when the SE is killed",
-                          cause=f"answered: {sender.status('DELETE')}")  # fmt: skip
+        calls = {"DELETE": lambda: operator.delete(file_path(doomed.file_id))}
+        hold_and_cut(pg, view, sender, calls, lambda _: lifecycle.kill_se(handle), "the SE is killed")
         if files == "unlinked":
             logged = [r for r in view.wal_rows(doomed.file_id)
                       if r.get("operation_type") == "file_delete" and r.get("status") == "pending"]  # fmt: skip
@@ -233,6 +301,15 @@ def test_kill_9_while_a_delete_waits_for_its_row(
 
         restarted = lifecycle.restart_se(handle)
         expect_no_pending(view, req="SE-DUR-003", what="p_wal once the SE restarted after kill -9 during a DELETE")
+        leftovers = interrupted_leftovers(restarted.storage or storage, before=before, ids=(doomed.file_id,),
+                                          view=view)  # fmt: skip
+        expect(
+            not any(leftovers.values()),
+            req="SE-DUR-004",
+            what=f"leftovers after kill -9 during a DELETE (files {files}), and a restart",
+            actual=leftovers,
+            expected="none: the interrupted DELETE undone or completed by start-up recovery",
+        )
         user = client_for(restarted, tokens.user)
         report = consistency(user.with_token(tokens.service), req="SE-DUR-004")
         expect(
