@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import jwt
 import pytest
@@ -155,3 +157,25 @@ def test_every_401_names_bearer(api: SEClient, tokens: TokenFactory, kind: str) 
     with arrange(f"a 401 for a {kind} token"):  # the refusal itself is the token kind's own rule
         expect_status(resp, 401, req=dict(BROKEN)[kind], what=f"list with a {kind} token")
     expect_bearer_challenge(resp, req="SE-AUTH-011")
+
+
+SHORT_LIFETIME_S = 3  # exp of the token that is used while valid, then again after it expired
+
+
+@pytest.mark.req("SE-AUTH-006")
+def test_token_used_while_valid_is_401_once_expired(api: SEClient, tokens: TokenFactory) -> None:
+    """An SE may remember tokens it has verified, but never past their exp: a token accepted while valid
+    is refused once its exp lies in the past. Control: a never-seen token with the same (past) exp; if
+    the SE accepts that one too, it allows some clock-skew leeway, and the test is inconclusive."""
+    exp = int(time.time()) + SHORT_LIFETIME_S
+    seen = tokens.mint(exp=exp)
+    with arrange(f"a request with a token valid for {SHORT_LIFETIME_S} more seconds"):
+        expect_status(api.with_token(seen).get(FILES), 200, req=ENDPOINT_RULES[("GET", FILES)],
+                      what="list with a valid token")  # fmt: skip
+    time.sleep(max(0.0, exp + 1 - time.time()))
+    unseen = tokens.mint(exp=exp)
+    if api.with_token(unseen).get(FILES).status_code != 401:
+        pytest.skip("inconclusive: a token expired a second ago is still accepted (clock-skew leeway)")
+    resp = api.with_token(seen).get(FILES)
+    expect_status(resp, 401, req="SE-AUTH-006",
+                  what="list with a token accepted while valid, sent again a second after its exp")  # fmt: skip
