@@ -39,7 +39,7 @@ from harness.errors import HarnessError
 from harness.expect import arrange, expect, expect_equal, expect_status
 from harness.ledger import Blocked
 from harness.postgres.info import PostgresInfo
-from harness.targets.base import Lifecycle, PostgresHandle
+from harness.targets.base import Lifecycle, PostgresHandle, SEHandle
 from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload
 from suites.support.files import expect_present, file_path, get_meta, upload_ok
@@ -129,10 +129,11 @@ class Sender:
 
 def hold_and_cut(
     pg: PostgresHandle, view: DbView, sender: Sender, calls: dict[str, Callable[[], httpx.Response]],
-    cut: Callable[[int], object], what: str,
+    cut: Callable[[int], object], what: str, *, join: bool = True,
 ) -> None:  # fmt: skip
     """Lock the files table against writes, send ``calls``, and once all of them wait for the lock (and none
-    has answered) ``cut(holder)``; then release the lock. Blocked when the writes never wait."""
+    has answered) ``cut(holder)``; then release the lock (and, with ``join``, wait for the answers). Blocked
+    when the writes never wait."""
     try:
         with writes_held(pg.info, view.table("files")) as holder:
             for name, call in calls.items():
@@ -142,11 +143,76 @@ def hold_and_cut(
             cut(holder)
     except HarnessError as exc:
         raise Blocked(f"lock {view.table('files')} against writes", cause=str(exc)) from None
-    sender.join(timeout_s=40)
+    if join:
+        sender.join(timeout_s=40)
     if not premise:
         raise Blocked(
             f"{' and '.join(calls)} waiting for the locked {view.table('files')} when {what}",
             cause=f"all waiting: {waiting}; answered: { {k: sender.status(k) for k in sender.answers} }",
+        )
+
+
+class CutWrites:
+    """A PATCH and a DELETE of two files of their own, on an SE of the test's own."""
+
+    def __init__(self, handle: SEHandle, pg: PostgresHandle, client_for: Any, tokens: TokenFactory) -> None:
+        self.pg, self.tokens = pg, tokens
+        self.view = DbView(pg.info, handle.prefix)
+        self.user = client_for(handle, tokens.user)
+        self.operator = client_for(handle, tokens.operator)
+        self.patched = upload_ok(self.user, payload(FILE_SIZE), filename="patched.bin", description="before")
+        self.doomed = upload_ok(self.user, payload(FILE_SIZE), filename="not-deleted.bin")
+        self.sender = Sender()
+        self.calls: dict[str, Callable[[], httpx.Response]] = {
+            "PATCH": lambda: self.user.patch(file_path(self.patched.file_id), json={"description": "after"}),
+            "DELETE": lambda: self.operator.delete(file_path(self.doomed.file_id)),
+        }
+
+    def pending(self) -> list[dict[str, Any]]:
+        ids = [self.patched.file_id, self.doomed.file_id]
+        return [r for r in wal_rows_of(self.view, file_ids=ids) if r.get("status") == "pending"]
+
+    def check(self, cut: str, *, grace_s: float = 0.0) -> None:
+        """No row of theirs pending (after ``grace_s`` at most), failures rolled back, nothing changed."""
+        sender = self.sender
+        if grace_s:
+            wait_until(lambda: not self.pending(), grace_s, 0.25)
+        left = self.pending()
+        expect(
+            not left,
+            req="SE-WAL-013",
+            what=f"p_wal rows of a PATCH and a DELETE cut off from PostgreSQL ({cut}; answered "
+            f"{sender.status('PATCH')} and {sender.status('DELETE')})"
+            + (f", {grace_s:.0f}s after its return" if grace_s else ", once answered"),
+            actual=wal_summary(left),
+            expected="none pending: failures end rolled_back with an error_message",
+        )
+        writes = (("PATCH", self.patched.file_id, "file_update"), ("DELETE", self.doomed.file_id, "file_delete"))
+        for what, fid, op in writes:
+            status = sender.status(what)
+            if status is None or status < 500:
+                continue  # a success is SE-WAL-002/003's; a 4xx is SE-WAL-011's
+            rows = [r for r in wal_rows_of(self.view, file_ids=[fid]) if r.get("operation_type") == op]
+            expect(
+                all(r.get("status") == "rolled_back" and r.get("error_message") for r in rows),
+                req="SE-WAL-014",
+                what=f"p_wal rows of the {what} answered {status} after it was cut off from PostgreSQL ({cut})",
+                actual=wal_summary(rows),
+                expected="none, or rolled_back with an error_message",
+            )
+        if sender.status("PATCH") not in range(200, 300):
+            meta = get_meta(self.user, self.patched.file_id, what="the file whose PATCH failed")
+            expect_equal(meta.get("description"), "before", req="SE-DUR-008",
+                         what=f"description after the PATCH refused when cut off ({cut})")  # fmt: skip
+        if sender.status("DELETE") not in range(200, 300):
+            expect_present(self.user, self.doomed, req="SE-DUR-008", what=f"the file whose DELETE was refused ({cut})")
+        report = consistency(self.user.with_token(self.tokens.service), req="SE-DUR-008")
+        expect(
+            report.get("is_consistent") is True,
+            req="SE-DUR-008",
+            what=f"consistency report after the refused PATCH and DELETE ({cut})",
+            actual=report,
+            expected="is_consistent true: the refused writes left sidecars and rows as they were",
         )
 
 
@@ -157,75 +223,63 @@ def test_writes_cut_off_from_their_database_are_rolled_back(
     lifecycle: Lifecycle, spawn_se: Any, client_for: Any, tokens: TokenFactory, cut: str
 ) -> None:
     pg = lifecycle.private_database()
-    handle = spawn_se(database=pg.info)
-    view = DbView(pg.info, handle.prefix)
+    writes = CutWrites(spawn_se(database=pg.info), pg, client_for, tokens)
     stop = cut == "database-stopped"
     try:
-        user = client_for(handle, tokens.user)
-        operator = client_for(handle, tokens.operator)
-        patched = upload_ok(user, payload(FILE_SIZE), filename="patched.bin", description="before")
-        doomed = upload_ok(user, payload(FILE_SIZE), filename="not-deleted.bin")
-        sender = Sender()
-        calls = {
-            "PATCH": lambda: user.patch(file_path(patched.file_id), json={"description": "after"}),
-            "DELETE": lambda: operator.delete(file_path(doomed.file_id)),
-        }
         try:
-            hold_and_cut(pg, view, sender, calls, (lambda _: pg.stop()) if stop else
+            hold_and_cut(pg, writes.view, writes.sender, writes.calls, (lambda _: pg.stop()) if stop else
                          (lambda holder: terminate_waiting(pg.info, holder)),
                          "PostgreSQL stops" if stop else "their backends are terminated")  # fmt: skip
         finally:
             if stop:
                 pg.start()
-
-        ids = [patched.file_id, doomed.file_id]
-
-        def pending() -> list[dict[str, Any]]:
-            return [r for r in wal_rows_of(view, file_ids=ids) if r.get("status") == "pending"]
-
         if stop:
             with arrange(f"the SE ready again within {BACK_WITHIN_S:.0f}s of PostgreSQL's return"):
-                back = wait_until(lambda: user.get("/health/ready").status_code == 200, BACK_WITHIN_S, 0.25)
+                ready = writes.user.get
+                back = wait_until(lambda: ready("/health/ready").status_code == 200, BACK_WITHIN_S, 0.25)
                 expect(back, req="SE-DUR-010", what="readiness after PostgreSQL's return", expected="200",
-                       resp=user.get("/health/ready"))  # fmt: skip
-            wait_until(lambda: not pending(), RESOLVED_WITHIN_S, 0.25)
-        left = pending()  # the database up all along: at once
-        expect(
-            not left,
-            req="SE-WAL-013",
-            what=f"p_wal rows of a PATCH and a DELETE cut off from PostgreSQL ({cut}; answered "
-            f"{sender.status('PATCH')} and {sender.status('DELETE')})"
-            + (f", {RESOLVED_WITHIN_S:.0f}s after its return" if stop else ", once answered"),
-            actual=wal_summary(left),
-            expected="none pending: failures end rolled_back with an error_message",
-        )
-        for what, fid, op in (("PATCH", patched.file_id, "file_update"), ("DELETE", doomed.file_id, "file_delete")):
-            status = sender.status(what)
-            if status is None or status < 500:
-                continue  # a success is SE-WAL-002/003's; a 4xx is SE-WAL-011's
-            rows = [r for r in wal_rows_of(view, file_ids=[fid]) if r.get("operation_type") == op]
-            expect(
-                all(r.get("status") == "rolled_back" and r.get("error_message") for r in rows),
-                req="SE-WAL-014",
-                what=f"p_wal rows of the {what} answered {status} after it was cut off from PostgreSQL ({cut})",
-                actual=wal_summary(rows),
-                expected="none, or rolled_back with an error_message",
-            )
-        if sender.status("PATCH") not in range(200, 300):
-            meta = get_meta(user, patched.file_id, what="the file whose PATCH failed")
-            expect_equal(meta.get("description"), "before", req="SE-DUR-008",
-                         what=f"description after the PATCH refused when cut off ({cut})")  # fmt: skip
-        if sender.status("DELETE") not in range(200, 300):
-            expect_present(user, doomed, req="SE-DUR-008", what=f"the file whose DELETE was refused ({cut})")
-        report = consistency(user.with_token(tokens.service), req="SE-DUR-008")
-        expect(
-            report.get("is_consistent") is True,
-            req="SE-DUR-008",
-            what=f"consistency report after the refused PATCH and DELETE ({cut})",
-            actual=report,
-            expected="is_consistent true: the refused writes left sidecars and rows as they were",
-        )
+                       resp=ready("/health/ready"))  # fmt: skip
+        writes.check(cut, grace_s=RESOLVED_WITHIN_S if stop else 0.0)
     finally:
+        writes.view.close()
+
+
+@pytest.mark.needs("db")
+@pytest.mark.req("SE-WAL-013", "SE-WAL-014", "SE-DUR-008")
+def test_writes_cut_off_before_their_wal_commit_change_nothing(
+    lifecycle: Lifecycle, spawn_se: Any, client_for: Any, tokens: TokenFactory
+) -> None:
+    """The writes pass the files table and wait to mark their pending WAL rows committed (the test holds
+    those rows locked, FOR UPDATE): their row changes are made but not committed - with the WAL row in the
+    same transaction, as contract §6's "committed together" wants - when their backends are terminated."""
+    pg = lifecycle.private_database()
+    writes = CutWrites(spawn_se(database=pg.info), pg, client_for, tokens)
+    view, sender = writes.view, writes.sender
+    ids = [writes.patched.file_id, writes.doomed.file_id]
+    rows_lock = psycopg.connect(pg.info.dsn("postgresql"), connect_timeout=10)
+    try:
+        locked: list[Any] = []
+
+        def lock_pending_rows(_: int) -> None:
+            locked.extend(rows_lock.execute(
+                sql.SQL("SELECT transaction_id FROM {} WHERE file_id::text = ANY(%s) AND status = 'pending' "
+                        "FOR UPDATE").format(sql.Identifier(view.table("wal"))), (ids,)).fetchall())  # fmt: skip
+
+        hold_and_cut(pg, view, sender, writes.calls, lock_pending_rows, "their pending WAL rows are locked", join=False)
+        if len(locked) < len(ids):
+            pytest.skip(f"inconclusive: {len(locked)} pending WAL rows of 2 writes waiting to change their rows")
+        holder = rows_lock.info.backend_pid
+        waiting = wait_until(lambda: waiting_for(pg.info, holder) >= len(ids), WAIT_S, 0.05)
+        if waiting and not sender.answers:
+            terminate_waiting(pg.info, holder)
+        rows_lock.rollback()
+        sender.join(timeout_s=40)
+        if not waiting:  # they finished without their WAL rows (answered or not): nothing was cut
+            pytest.skip("inconclusive: the writes did not wait for their locked pending WAL rows")
+        writes.check("terminated while waiting to commit the WAL row")
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            rows_lock.close()
         view.close()
 
 
