@@ -41,6 +41,9 @@ def test_a_removed_file_frees_its_capacity(
         else:
             resp = api.with_token(tokens.operator).delete(file_path(first.file_id))
             expect_status(resp, 204, req="SE-FILE-033", what="DELETE by an operator")
+        # A file still served after its removal still takes its space: that is the removal's failure.
+        expect_status(api.get(file_path(first.file_id)), 404, req="SE-GC-003" if how == "gc-delete" else "SE-FILE-035",
+                      what="metadata of the removed file")  # fmt: skip
     info, resp = get_object(api.anonymous(), "/api/v1/info", req="SE-SVC-005")
     counts = {name: info.get(name) for name in ("used_bytes", "file_count")}
     expect(
