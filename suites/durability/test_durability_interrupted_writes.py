@@ -42,7 +42,7 @@ from harness.postgres.info import PostgresInfo
 from harness.targets.base import Lifecycle, PostgresHandle, SEHandle
 from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload
-from suites.support.files import expect_present, file_path, get_meta, upload_ok
+from suites.support.files import Stored, expect_present, file_path, get_meta, upload_ok
 from suites.support.inspect import (
     SIDECAR_SUFFIX,
     consistency,
@@ -98,6 +98,21 @@ def terminate_waiting(info: PostgresInfo, holder: int) -> int:
         rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                             "WHERE %s = ANY(pg_blocking_pids(pid))", (holder,)).fetchall()  # fmt: skip
     return len(rows)
+
+
+def served_after_restart(client_for: Any, restarted: SEHandle, tokens: TokenFactory, kept: Stored) -> Any:
+    """Prepare: a file stored before the kill is still served after the restart (SE-DUR-001's rule). An SE
+    that lost its store on the restart leaves every file without its row - not start-up recovery's failure."""
+    user = client_for(restarted, tokens.user)
+    with arrange("a file stored before the kill is still served after the restart"):
+        expect_present(user, kept, req="SE-DUR-001", what="a file stored before the kill, after the restart")
+    return user
+
+
+def completed_writes_leave_temporaries(before: frozenset[str]) -> bool:
+    """Control: temporary files already there after completed requests are SE-SIDECAR-010's finding; then the
+    temporaries carrying the test's own file_ids are no evidence against start-up recovery (SE-DUR-004)."""
+    return any(".tmp" in rel.rsplit("/", 1)[-1] for rel in before)
 
 
 class Sender:
@@ -295,7 +310,7 @@ def test_kill_9_while_an_upload_waits_for_its_row(
     assert storage is not None, "needs('fs') guarantees a storage view"
     try:
         user = client_for(handle, tokens.user)
-        upload_ok(user, payload(FILE_SIZE), filename="before-the-kill.bin")  # the hour directory exists
+        kept = upload_ok(user, payload(FILE_SIZE), filename="before-the-kill.bin")
         before = frozenset(storage.list_files())
         fid = new_uuid()
         sender = Sender()
@@ -303,8 +318,11 @@ def test_kill_9_while_an_upload_waits_for_its_row(
         hold_and_cut(pg, view, sender, calls, lambda _: lifecycle.kill_se(handle), "the SE is killed")
 
         restarted = lifecycle.restart_se(handle)
+        user = served_after_restart(client_for, restarted, tokens, kept)
         expect_no_pending(view, req="SE-DUR-003", what="p_wal once the SE restarted after kill -9 during an upload")
-        leftovers = interrupted_leftovers(restarted.storage or storage, before=before, ids=(fid,), view=view)
+        done = (fid,) if completed_writes_leave_temporaries(before) else ()
+        leftovers = interrupted_leftovers(restarted.storage or storage, before=before, ids=(fid,), done=done,
+                                          view=view)  # fmt: skip
         expect(
             not any(leftovers.values()),
             req="SE-DUR-004",
@@ -312,7 +330,6 @@ def test_kill_9_while_an_upload_waits_for_its_row(
             actual=leftovers,
             expected="none: the interrupted upload rolled back (or completed) by start-up recovery",
         )
-        user = client_for(restarted, tokens.user)
         report = consistency(user.with_token(tokens.service), req="SE-DUR-004")
         expect(
             report.get("is_consistent") is True,
@@ -337,6 +354,7 @@ def test_kill_9_while_a_delete_waits_for_its_row(
     assert storage is not None, "needs('fs') guarantees a storage view"
     try:
         user = client_for(handle, tokens.user)
+        kept = upload_ok(user, payload(FILE_SIZE), filename="kept.bin")
         doomed = upload_ok(user, payload(FILE_SIZE), filename="interrupted-delete.bin")
         sidecar_rel, _, _ = sidecar_of(storage, get_meta(user, doomed.file_id))
         data_rel = sidecar_rel[: -len(SIDECAR_SUFFIX)]
@@ -355,9 +373,11 @@ def test_kill_9_while_a_delete_waits_for_its_row(
                 storage.remove(data_rel)
 
         restarted = lifecycle.restart_se(handle)
+        user = served_after_restart(client_for, restarted, tokens, kept)
         expect_no_pending(view, req="SE-DUR-003", what="p_wal once the SE restarted after kill -9 during a DELETE")
+        done = (doomed.file_id,) if completed_writes_leave_temporaries(before) else ()
         leftovers = interrupted_leftovers(restarted.storage or storage, before=before, ids=(doomed.file_id,),
-                                          view=view)  # fmt: skip
+                                          done=done, view=view)  # fmt: skip
         expect(
             not any(leftovers.values()),
             req="SE-DUR-004",
@@ -365,7 +385,6 @@ def test_kill_9_while_a_delete_waits_for_its_row(
             actual=leftovers,
             expected="none: the interrupted DELETE undone or completed by start-up recovery",
         )
-        user = client_for(restarted, tokens.user)
         report = consistency(user.with_token(tokens.service), req="SE-DUR-004")
         expect(
             report.get("is_consistent") is True,
