@@ -100,13 +100,16 @@ def test_two_uploads_that_together_pass_capacity(
     length may refuse the second one instead)."""
     req = "SE-FILE-013"
     done = race(spawn_se, client_for, tokens, 600 * 1024)
+    # That a stored file is answered exactly 201 is SE-FILE-001's rule; here stored is any 2xx.
     statuses = done.statuses
-    expect(sorted(statuses.values()) == [201, 507], req=req,
+    stored = sorted(name for name, status in statuses.items() if 200 <= status < 300)
+    refused = sorted(name for name, status in statuses.items() if status == 507)
+    expect(len(stored) == 1 and len(refused) == 1, req=req,
            what="two 600 KiB uploads on a 1 MiB SE, the second stored while the first was being received",
-           expected="one stored (201), the other refused with 507", actual=statuses,
-           resp=done.answers["slow"] if statuses["slow"] != 201 else done.answers["fast"])  # fmt: skip
+           expected="one stored (2xx), the other refused with 507", actual=statuses,
+           resp=done.answers["slow"] if statuses["slow"] not in range(200, 300) else done.answers["fast"])  # fmt: skip
     expect_equal(total(done.client, req=req), 1, req=req, what="list total after the race")
-    name = "slow" if statuses["slow"] == 201 else "fast"
+    name = stored[0]
     expect_present(done.client, done.stored(name, req=req), req=req, what=f"the stored {name} upload")
 
 
@@ -120,7 +123,8 @@ def test_two_uploads_that_together_fit(
     done = race(spawn_se, client_for, tokens, 300 * 1024)
     statuses = done.statuses
     for name, resp in done.answers.items():
-        expect_status(resp, 201, req=req, what=f"the {name} one of two 300 KiB uploads at once on an empty 1 MiB SE")
+        expect_status(resp, range(200, 300), req=req,
+                      what=f"the {name} one of two 300 KiB uploads at once on an empty 1 MiB SE")  # fmt: skip
     expect_equal(total(done.client, req=req), 2, req=req, what=f"list total after both uploads (answered {statuses})")
     for name in done.answers:
         expect_present(done.client, done.stored(name, req=req), req=req, what=f"the {name} upload")
