@@ -115,6 +115,16 @@ def completed_writes_leave_temporaries(before: frozenset[str]) -> bool:
     return any(".tmp" in rel.rsplit("/", 1)[-1] for rel in before)
 
 
+def consistent_to_begin_with(service: Any) -> None:
+    """Prepare: before the disruption, with every file stored plainly through the API, the report calls the
+    store consistent (SE-CACHE-002's rule); where it does not, its is_consistent is no evidence about what
+    the disruption left."""
+    with arrange("the consistency report calls the store consistent before the disruption"):
+        report = consistency(service, req="SE-CACHE-002")
+        expect(report.get("is_consistent") is True, req="SE-CACHE-002", actual=report, expected="is_consistent true",
+               what="consistency report of a store written through the API only")  # fmt: skip
+
+
 class Sender:
     """Requests sent from threads of their own, so that they can wait for the locked table."""
 
@@ -177,6 +187,7 @@ class CutWrites:
         self.operator = client_for(handle, tokens.operator)
         self.patched = upload_ok(self.user, payload(FILE_SIZE), filename="patched.bin", description="before")
         self.doomed = upload_ok(self.user, payload(FILE_SIZE), filename="not-deleted.bin")
+        consistent_to_begin_with(self.user.with_token(tokens.service))
         self.sender = Sender()
         self.calls: dict[str, Callable[[], httpx.Response]] = {
             "PATCH": lambda: self.user.patch(file_path(self.patched.file_id), json={"description": "after"}),
@@ -311,6 +322,7 @@ def test_kill_9_while_an_upload_waits_for_its_row(
     try:
         user = client_for(handle, tokens.user)
         kept = upload_ok(user, payload(FILE_SIZE), filename="before-the-kill.bin")
+        consistent_to_begin_with(user.with_token(tokens.service))
         before = frozenset(storage.list_files())
         fid = new_uuid()
         sender = Sender()
@@ -356,6 +368,7 @@ def test_kill_9_while_a_delete_waits_for_its_row(
         user = client_for(handle, tokens.user)
         kept = upload_ok(user, payload(FILE_SIZE), filename="kept.bin")
         doomed = upload_ok(user, payload(FILE_SIZE), filename="interrupted-delete.bin")
+        consistent_to_begin_with(user.with_token(tokens.service))
         sidecar_rel, _, _ = sidecar_of(storage, get_meta(user, doomed.file_id))
         data_rel = sidecar_rel[: -len(SIDECAR_SUFFIX)]
         before = frozenset(storage.list_files()) - {sidecar_rel, data_rel}
