@@ -185,9 +185,13 @@ class CutWrites:
         self.view = DbView(pg.info, handle.prefix)
         self.user = client_for(handle, tokens.user)
         self.operator = client_for(handle, tokens.operator)
-        self.patched = upload_ok(self.user, payload(FILE_SIZE), filename="patched.bin", description="before")
-        self.doomed = upload_ok(self.user, payload(FILE_SIZE), filename="not-deleted.bin")
-        consistent_to_begin_with(self.user.with_token(tokens.service))
+        try:
+            self.patched = upload_ok(self.user, payload(FILE_SIZE), filename="patched.bin", description="before")
+            self.doomed = upload_ok(self.user, payload(FILE_SIZE), filename="not-deleted.bin")
+            consistent_to_begin_with(self.user.with_token(tokens.service))
+        except BaseException:
+            self.view.close()
+            raise
         self.sender = Sender()
         self.calls: dict[str, Callable[[], httpx.Response]] = {
             "PATCH": lambda: self.user.patch(file_path(self.patched.file_id), json={"description": "after"}),
@@ -276,8 +280,8 @@ def test_writes_cut_off_before_their_wal_commit_change_nothing(
     lifecycle: Lifecycle, spawn_se: Any, client_for: Any, tokens: TokenFactory
 ) -> None:
     """The writes pass the files table and wait to mark their pending WAL rows committed (the test holds
-    those rows locked, FOR UPDATE): their row changes are made but not committed - with the WAL row in the
-    same transaction, as contract §6's "committed together" wants - when their backends are terminated."""
+    those rows locked, FOR UPDATE); then their backends are terminated. Refused, they must have changed
+    nothing: a row change the SE had already committed apart from its WAL commit shows."""
     pg = lifecycle.private_database()
     writes = CutWrites(spawn_se(database=pg.info), pg, client_for, tokens)
     view, sender = writes.view, writes.sender
