@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -38,7 +38,7 @@ from harness.dbview import DbView
 from harness.errors import HarnessError
 from harness.expect import arrange, expect, expect_equal, expect_status
 from harness.ledger import Blocked
-from harness.postgres.info import PostgresInfo
+from harness.postgres.locks import tables_locked, terminate_waiting, waiting_for
 from harness.targets.base import Lifecycle, PostgresHandle, SEHandle
 from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload
@@ -58,46 +58,6 @@ FILE_SIZE = 64 * 1024
 WAIT_S = 10.0  # how long the writes get to reach the locked table
 BACK_WITHIN_S = 30.0  # readiness after PostgreSQL's return (SE-DUR-010's bound)
 RESOLVED_WITHIN_S = 30.0  # WAL rows of the failed writes resolved after PostgreSQL's return
-LOCK_TIMEOUT_S = 10.0
-
-
-@contextlib.contextmanager
-def writes_held(info: PostgresInfo, table: str) -> Iterator[int]:
-    """EXCLUSIVE lock on ``table`` until the block ends: reads go on, every write waits. Yields the lock
-    holder's backend pid. Only for a PostgreSQL of the test's own (``Lifecycle.private_database()``)."""
-    conn = psycopg.connect(info.dsn("postgresql"), connect_timeout=10)
-    try:
-        try:
-            conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(LOCK_TIMEOUT_S * 1000)}ms")))
-            conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(sql.Identifier(table)))
-        except psycopg.Error as exc:
-            raise HarnessError(
-                f"could not lock {table} on {info.host}:{info.port}: {exc}".strip(),
-                expected=f"an EXCLUSIVE lock granted within {LOCK_TIMEOUT_S:g}s",
-                hint="is the SE inside a long transaction?",
-            ) from exc
-        yield conn.info.backend_pid
-    finally:
-        with contextlib.suppress(psycopg.Error):  # the server may have been stopped under the lock
-            conn.rollback()
-        conn.close()
-
-
-def waiting_for(info: PostgresInfo, holder: int) -> int:
-    """How many backends wait for a lock that ``holder`` holds."""
-    with psycopg.connect(info.dsn("postgresql"), connect_timeout=5, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                           (holder,)).fetchone()  # fmt: skip
-    return int(row[0]) if row else 0
-
-
-def terminate_waiting(info: PostgresInfo, holder: int) -> int:
-    """Terminate the backends that wait for a lock that ``holder`` holds (their clients see the connection
-    lost; the server stays up). Returns how many."""
-    with psycopg.connect(info.dsn("postgresql"), connect_timeout=5, autocommit=True) as conn:
-        rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE %s = ANY(pg_blocking_pids(pid))", (holder,)).fetchall()  # fmt: skip
-    return len(rows)
 
 
 def served_after_restart(client_for: Any, restarted: SEHandle, tokens: TokenFactory, kept: Stored) -> Any:
@@ -160,7 +120,7 @@ def hold_and_cut(
     has answered) ``cut(holder)``; then release the lock (and, with ``join``, wait for the answers). Blocked
     when the writes never wait."""
     try:
-        with writes_held(pg.info, view.table("files")) as holder:
+        with tables_locked(pg.info, [view.table("files")], mode="EXCLUSIVE") as holder:
             for name, call in calls.items():
                 sender.send(name, call)
             waiting = wait_until(lambda: waiting_for(pg.info, holder) >= len(calls), WAIT_S, 0.05)
