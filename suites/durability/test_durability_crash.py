@@ -22,7 +22,7 @@ from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload, reported_checksum, sha256_hex
 from suites.support.files import require_chosen_ids
 from suites.support.http import quoted_filename, raw_multipart
-from suites.support.inspect import expect_no_pending, interrupted_leftovers
+from suites.support.inspect import expect_no_leftovers, expect_no_pending, interrupted_leftovers
 
 THREADS = 4
 KILL_AFTER_ACKS = 12
@@ -180,13 +180,7 @@ def test_kill_9_during_uploads_then_restart(
             expect_no_pending(view, req="SE-DUR-003", what="pending WAL rows once the restarted SE is ready")
         if restarted.storage is not None:
             leftovers = interrupted_leftovers(restarted.storage, before=before, ids=burst.attempted, done=burst.acked)
-            expect(
-                not any(leftovers.values()),
-                req="SE-DUR-004",
-                what="leftovers after the restart",
-                actual=leftovers,
-                expected="none",
-            )
+            expect_no_leftovers(leftovers, during="a burst of uploads")
         expect_status(client.get("/health/ready"), 200, req="SE-DUR-004", what="readiness after the restart")
     finally:
         if view is not None:

@@ -46,8 +46,10 @@ from suites.support.files import Stored, expect_present, file_path, get_meta, up
 from suites.support.inspect import (
     SIDECAR_SUFFIX,
     consistency,
+    expect_no_leftovers,
     expect_no_pending,
     interrupted_leftovers,
+    private_se,
     sidecar_of,
     wait_until,
     wal_rows_of,
@@ -83,6 +85,15 @@ def consistent_to_begin_with(service: Any) -> None:
         report = consistency(service, req="SE-CACHE-002")
         expect(report.get("is_consistent") is True, req="SE-CACHE-002", actual=report, expected="is_consistent true",
                what="consistency report of a store written through the API only")  # fmt: skip
+
+
+def expect_recovered(service: Any, leftovers: dict[str, list[str]], during: str, recovered: str) -> None:
+    """SE-DUR-004 after kill -9 during ``during`` and a restart: nothing left over, a consistent store."""
+    expect_no_leftovers(leftovers, during=during, recovered=recovered)
+    report = consistency(service, req="SE-DUR-004")
+    expect(report.get("is_consistent") is True, req="SE-DUR-004", actual=report,
+           what=f"consistency report after kill -9 during {during}, and a restart",
+           expected=f"is_consistent true: {recovered}")  # fmt: skip
 
 
 class Sender:
@@ -279,10 +290,7 @@ def test_writes_cut_off_before_their_wal_commit_change_nothing(
 def test_kill_9_while_an_upload_waits_for_its_row(
     lifecycle: Lifecycle, spawn_se: Any, client_for: Any, tokens: TokenFactory
 ) -> None:
-    pg = lifecycle.private_database()
-    handle = spawn_se(database=pg.info)
-    storage, view = handle.storage, DbView(pg.info, handle.prefix)
-    assert storage is not None, "needs('fs') guarantees a storage view"
+    pg, handle, storage, view = private_se(lifecycle, spawn_se)
     try:
         user = client_for(handle, tokens.user)
         kept = upload_ok(user, payload(FILE_SIZE), filename="before-the-kill.bin")
@@ -299,21 +307,10 @@ def test_kill_9_while_an_upload_waits_for_its_row(
         done = (fid,) if completed_writes_leave_temporaries(before) else ()
         leftovers = interrupted_leftovers(restarted.storage or storage, before=before, ids=(fid,), done=done,
                                           view=view)  # fmt: skip
-        expect(
-            not any(leftovers.values()),
-            req="SE-DUR-004",
-            what="leftovers after kill -9 during an upload that waited for its row, and a restart",
-            actual=leftovers,
-            expected="none: the interrupted upload rolled back (or completed) by start-up recovery",
-        )
-        report = consistency(user.with_token(tokens.service), req="SE-DUR-004")
-        expect(
-            report.get("is_consistent") is True,
-            req="SE-DUR-004",
-            what="consistency report after kill -9 during an upload that waited for its row, and a restart",
-            actual=report,
-            expected="is_consistent true",
-        )
+        expect_recovered(
+            user.with_token(tokens.service), leftovers, "an upload that waited for its row",
+            "the interrupted upload rolled back (or completed) by start-up recovery",
+        )  # fmt: skip
     finally:
         view.close()
 
@@ -324,10 +321,7 @@ def test_kill_9_while_an_upload_waits_for_its_row(
 def test_kill_9_while_a_delete_waits_for_its_row(
     lifecycle: Lifecycle, spawn_se: Any, client_for: Any, tokens: TokenFactory, files: str
 ) -> None:
-    pg = lifecycle.private_database()
-    handle = spawn_se(database=pg.info)
-    storage, view = handle.storage, DbView(pg.info, handle.prefix)
-    assert storage is not None, "needs('fs') guarantees a storage view"
+    pg, handle, storage, view = private_se(lifecycle, spawn_se)
     try:
         user = client_for(handle, tokens.user)
         kept = upload_ok(user, payload(FILE_SIZE), filename="kept.bin")
@@ -355,21 +349,10 @@ def test_kill_9_while_a_delete_waits_for_its_row(
         done = (doomed.file_id,) if completed_writes_leave_temporaries(before) else ()
         leftovers = interrupted_leftovers(restarted.storage or storage, before=before, ids=(doomed.file_id,),
                                           done=done, view=view)  # fmt: skip
-        expect(
-            not any(leftovers.values()),
-            req="SE-DUR-004",
-            what=f"leftovers after kill -9 during a DELETE (files {files}), and a restart",
-            actual=leftovers,
-            expected="none: the interrupted DELETE undone or completed by start-up recovery",
-        )
-        report = consistency(user.with_token(tokens.service), req="SE-DUR-004")
-        expect(
-            report.get("is_consistent") is True,
-            req="SE-DUR-004",
-            what=f"consistency report after kill -9 during a DELETE (files {files}) and a restart",
-            actual=report,
-            expected="is_consistent true: the interrupted DELETE undone or completed by start-up recovery",
-        )
+        expect_recovered(
+            user.with_token(tokens.service), leftovers, f"a DELETE (files {files})",
+            "the interrupted DELETE undone or completed by start-up recovery",
+        )  # fmt: skip
         resp = user.get(file_path(doomed.file_id))
         if files == "unlinked":
             expect_status(resp, 404, req="SE-DUR-004",

@@ -23,16 +23,14 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.dbview import DbView
 from harness.errors import HarnessError
-from harness.expect import expect
 from harness.ledger import Blocked
 from harness.postgres.locks import tables_locked
 from harness.storage_view import StorageView
 from harness.targets.base import Lifecycle
 from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload
-from suites.support.inspect import interrupted_leftovers
+from suites.support.inspect import expect_no_leftovers, interrupted_leftovers, private_se
 
 FILE_SIZE = 256 * 1024
 WATCH_S = 3.0  # how long the storage is watched for the waiting upload's files
@@ -61,10 +59,7 @@ def _settle(storage: StorageView, before: frozenset[str]) -> None:
 def test_kill_9_while_an_upload_waits_for_its_tables(
     lifecycle: Lifecycle, spawn_se: Any, client_for: Any, tokens: TokenFactory
 ) -> None:
-    pg = lifecycle.private_database()
-    handle = spawn_se(database=pg.info)
-    storage, view = handle.storage, DbView(pg.info, handle.prefix)
-    assert storage is not None, "needs('fs') guarantees a storage view"
+    pg, handle, storage, view = private_se(lifecycle, spawn_se)
     try:
         tables = view.prefixed_tables()
         before = frozenset(storage.list_files())
@@ -93,12 +88,10 @@ def test_kill_9_while_an_upload_waits_for_its_tables(
 
         restarted = lifecycle.restart_se(handle)
         leftovers = interrupted_leftovers(restarted.storage or storage, before=before, ids=(fid,), view=view)
-        expect(
-            not any(leftovers.values()),
-            req="SE-DUR-004",
-            what="leftovers after kill -9 during an upload that waited for its tables, and a restart",
-            actual=leftovers,
-            expected="none: the interrupted upload rolled back (or completed) by start-up recovery",
+        expect_no_leftovers(
+            leftovers,
+            during="an upload that waited for its tables",
+            recovered="the interrupted upload rolled back (or completed) by start-up recovery",
         )
     finally:
         view.close()

@@ -262,6 +262,13 @@ def interrupted_leftovers(
     return found
 
 
+def expect_no_leftovers(leftovers: Mapping[str, list[str]], *, during: str, recovered: str = "") -> None:
+    """SE-DUR-004: nothing of ``interrupted_leftovers`` after kill -9 during ``during`` and a restart."""
+    expect(not any(leftovers.values()), req="SE-DUR-004", actual=dict(leftovers),
+           what=f"leftovers after kill -9 during {during}, and a restart",
+           expected=f"none: {recovered}" if recovered else "none")  # fmt: skip
+
+
 def expected_data_path(meta: Mapping[str, Any]) -> str:
     return f"{hour_dir(meta['created_at'])}/{meta['storage_filename']}"
 
@@ -501,3 +508,15 @@ def key_columns(db: DbView, table: str, *, primary: bool) -> list[list[str]]:
         t=f'"{table}"',
     )
     return sorted(sorted(r["cols"]) for r in rows)
+
+
+def private_se(lifecycle: Any, spawn_se: Callable[..., Any]) -> tuple[Any, Any, StorageView, DbView]:
+    """A fresh SE on a PostgreSQL of the test's own (which the test may lock, stop or cut off without
+    disturbing another test): ``(database handle, SE handle, its storage, a read-only view of its tables)``.
+    The caller closes the view; the lifecycle stops the SE and destroys the database. Tests using it are
+    marked ``needs("fs")``, which guarantees the storage view."""
+    database = lifecycle.private_database()
+    handle = spawn_se(database=database.info)
+    if handle.storage is None:
+        raise HarnessError("the SE has no storage view", expected="a target with the fs facility (needs('fs'))")
+    return database, handle, handle.storage, DbView(database.info, handle.prefix)
