@@ -242,22 +242,27 @@ def interrupted_leftovers(
     """What a restarted SE still has of the uploads a kill interrupted (SE-DUR-004), by kind.
 
     Temporary files, but not those of the completed uploads ``done``: one that outlived a request that
-    completed is SE-SIDECAR-010's. Data files of the layout without their sidecar. With ``view``, data
+    completed is SE-SIDECAR-010's — and where one did, none of ``ids``' either (an SE that leaves its
+    temporaries behind leaves them for the interrupted requests too, whatever start-up does; the kill
+    landing after such a copy is chance). Data files of the layout without their sidecar. With ``view``, data
     files new since ``before`` without the cache row of the file_id their name carries (a name that
     carries none cannot be matched to a row, and is left to the sidecar check).
     """
-    known, completed = frozenset(before), tuple(done)
+    known, completed, named = frozenset(before), tuple(done), tuple(ids)
     files = storage.list_files()
-    strays = stray_files(storage, before=known, ids=ids)
+    strays = stray_files(storage, before=known, ids=named)
     data = [p for p in files if LAYOUT_RE.match(p) and not p.endswith(SIDECAR_SUFFIX) and p not in strays]
+    temporaries = [p for p in strays if not any(fid in p for fid in completed)]
+    if len(temporaries) < len(strays):
+        temporaries = [p for p in temporaries if not any(fid in p for fid in named)]
     found = {
-        "temporary files": [p for p in strays if not any(fid in p for fid in completed)],
+        "temporary files": temporaries,
         "data files without sidecar": [p for p in data if not has_sidecar(p, files)],
     }
     if view is not None:
-        named = {p: UUID_RE.search(p.rsplit("/", 1)[-1]) for p in data if p not in known}
+        carried = {p: UUID_RE.search(p.rsplit("/", 1)[-1]) for p in data if p not in known}
         found["data files without cache row"] = [
-            p for p, fid in named.items() if fid is not None and view.file_row(fid.group()) is None
+            p for p, fid in carried.items() if fid is not None and view.file_row(fid.group()) is None
         ]
     return found
 
