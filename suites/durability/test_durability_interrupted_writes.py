@@ -71,12 +71,6 @@ def served_after_restart(client_for: Any, restarted: SEHandle, tokens: TokenFact
     return user
 
 
-def completed_writes_leave_temporaries(before: frozenset[str]) -> bool:
-    """Control: temporary files already there after completed requests are SE-SIDECAR-010's finding; then the
-    temporaries carrying the test's own file_ids are no evidence against start-up recovery (SE-DUR-004)."""
-    return any(".tmp" in rel.rsplit("/", 1)[-1] for rel in before)
-
-
 def consistent_to_begin_with(service: Any) -> None:
     """Prepare: before the disruption, with every file stored plainly through the API, the report calls the
     store consistent (SE-CACHE-002's rule); where it does not, its is_consistent is no evidence about what
@@ -304,9 +298,7 @@ def test_kill_9_while_an_upload_waits_for_its_row(
         restarted = lifecycle.restart_se(handle)
         user = served_after_restart(client_for, restarted, tokens, kept)
         expect_no_pending(view, req="SE-DUR-003", what="p_wal once the SE restarted after kill -9 during an upload")
-        done = (fid,) if completed_writes_leave_temporaries(before) else ()
-        leftovers = interrupted_leftovers(restarted.storage or storage, before=before, ids=(fid,), done=done,
-                                          view=view)  # fmt: skip
+        leftovers = interrupted_leftovers(restarted.storage or storage, before=before, ids=(fid,), view=view)
         expect_recovered(
             user.with_token(tokens.service), leftovers, "an upload that waited for its row",
             "the interrupted upload rolled back (or completed) by start-up recovery",
@@ -346,9 +338,8 @@ def test_kill_9_while_a_delete_waits_for_its_row(
         restarted = lifecycle.restart_se(handle)
         user = served_after_restart(client_for, restarted, tokens, kept)
         expect_no_pending(view, req="SE-DUR-003", what="p_wal once the SE restarted after kill -9 during a DELETE")
-        done = (doomed.file_id,) if completed_writes_leave_temporaries(before) else ()
         leftovers = interrupted_leftovers(restarted.storage or storage, before=before, ids=(doomed.file_id,),
-                                          done=done, view=view)  # fmt: skip
+                                          view=view)  # fmt: skip
         expect_recovered(
             user.with_token(tokens.service), leftovers, f"a DELETE (files {files})",
             "the interrupted DELETE undone or completed by start-up recovery",

@@ -242,9 +242,10 @@ def interrupted_leftovers(
     """What a restarted SE still has of the uploads a kill interrupted (SE-DUR-004), by kind.
 
     Temporary files, but not those of the completed uploads ``done``: one that outlived a request that
-    completed is SE-SIDECAR-010's — and where one did, none of ``ids``' either (an SE that leaves its
-    temporaries behind leaves them for the interrupted requests too, whatever start-up does; the kill
-    landing after such a copy is chance). Data files of the layout without their sidecar. With ``view``, data
+    completed is SE-SIDECAR-010's — and where one did (or ``before`` already holds one), none of ``ids``'
+    either (an SE that leaves its temporaries behind leaves them for the interrupted requests too,
+    whatever start-up does; the kill landing after such a copy is chance). Data files of the layout
+    without their sidecar. With ``view``, data
     files new since ``before`` without the cache row of the file_id their name carries (a name that
     carries none cannot be matched to a row, and is left to the sidecar check).
     """
@@ -253,7 +254,8 @@ def interrupted_leftovers(
     strays = stray_files(storage, before=known, ids=named)
     data = [p for p in files if LAYOUT_RE.match(p) and not p.endswith(SIDECAR_SUFFIX) and p not in strays]
     temporaries = [p for p in strays if not any(fid in p for fid in completed)]
-    if len(temporaries) < len(strays):
+    left_before = any(".tmp" in p.rsplit("/", 1)[-1] for p in known)  # by requests completed before the kill
+    if left_before or len(temporaries) < len(strays):
         temporaries = [p for p in temporaries if not any(fid in p for fid in named)]
     found = {
         "temporary files": temporaries,
