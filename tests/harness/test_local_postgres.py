@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import psycopg
 import pytest
 
@@ -11,6 +13,7 @@ from harness.portowner import listener_pids
 from harness.postgres import local as local_pg
 from harness.postgres.local import LocalPostgres
 from harness.postgres.locks import tables_locked
+from harness.postgres.passwords import password_checked_role
 from harness.runstate import live_processes, new_run_id, sweep_local
 
 
@@ -86,5 +89,23 @@ def test_tables_locked_makes_statements_on_them_wait_until_released() -> None:
                     tables_locked(info, ["other"], timeout_s=0.3),
                 ):
                     pass
+    finally:
+        server.destroy()
+
+
+def test_password_checked_role_needs_its_password_and_leaves_other_roles_trusted() -> None:
+    server = LocalPostgres(run_id=new_run_id())
+    info = server.start()
+    try:
+        role = password_checked_role(info, "se_login", "s3cret")
+        assert (role.user, role.password, role.port) == ("se_login", "s3cret", info.port)
+        with psycopg.connect(role.dsn("postgresql"), autocommit=True) as conn:
+            conn.execute("CREATE TABLE owned (x int)")  # the role may create its tables in public
+            assert conn.execute("SELECT current_user").fetchone() == ("se_login",)
+        for password in ("", "wrong"):
+            with pytest.raises(psycopg.OperationalError):
+                psycopg.connect(dataclasses.replace(role, password=password).dsn("postgresql"), connect_timeout=5)
+        with psycopg.connect(dataclasses.replace(info, password="anything").dsn("postgresql")) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,), "the superuser is still trusted"
     finally:
         server.destroy()
