@@ -77,6 +77,25 @@ def test_second_gc_delete_is_already_deleted(api: SEClient, service: SEClient) -
                  resp=resp)  # fmt: skip
 
 
+@pytest.mark.req("SE-GC-011")
+def test_already_deleted_names_the_first_collection(api: SEClient, service: SEClient) -> None:
+    stored = upload_ok(api)
+    with arrange("change the file by PATCH before collecting it"):  # PATCH itself is SE-FILE-028's
+        expect_status(api.patch(file_path(stored.file_id), json={"description": f"changed {tag()}"}), 200,
+                      req="SE-FILE-028", what="PATCH of the description")  # fmt: skip
+    first, _ = gc_delete(service, stored.file_id, req="SE-GC-011", reason=f"retention {tag()}")
+    again, resp = gc_delete(service, stored.file_id, req="SE-GC-011")
+    for name in ("deleted_by", "reason"):
+        expect(
+            again.get(name) in (None, first.get(name)),
+            req="SE-GC-011",
+            what=f"{name} of the already_deleted answer",
+            expected=f"null or {first.get(name)!r} (the first answer's)",
+            actual=again.get(name),
+            resp=resp,
+        )
+
+
 @pytest.mark.req("SE-GC-005")
 def test_exists_follows_the_file(api: SEClient, service: SEClient, tokens: TokenFactory) -> None:
     stored = upload_ok(api)
