@@ -87,6 +87,17 @@ def decide(report: json_report.Report, returncode: int) -> Verdict:
     return Verdict(SURVIVED, "the whole suite passed")
 
 
+def exit_cause(output: str) -> str:
+    """What pytest said last about a run whose report holds no verdict: its error lines, else its last lines.
+
+    Such a run failed outside every test (a session fixture, a teardown, the plugin); the report cannot
+    say what, so the reviewer needs pytest's own words.
+    """
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("ERROR", "FAILED", "INTERNALERROR", "E "))]
+    return " | ".join((errors or lines)[-3:]) or "no output"
+
+
 def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -104,6 +115,8 @@ def judge(copy: Path, timeout_s: float, *, keep: bool = False) -> tuple[Verdict,
     try:
         run = run_suite(copy, work, timeout_s, SUITE_ARGS)
         verdict = decide(json_report.load(run.report), run.returncode)
+        if verdict.verdict == NO_VERDICT and verdict.why.startswith("pytest exited"):
+            verdict = Verdict(NO_VERDICT, f"{verdict.why}: {exit_cause(run.output)}")
     except RunError as exc:
         timed_out = time.monotonic() - started >= timeout_s
         verdict = Verdict(TIMEOUT if timed_out else NO_VERDICT, str(exc))

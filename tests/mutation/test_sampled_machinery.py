@@ -60,6 +60,18 @@ def test_judge_decides(report: json_report.Report, returncode: int, verdict: str
     assert judge.decide(report, returncode).verdict == verdict
 
 
+@pytest.mark.parametrize(
+    ("output", "cause"),
+    [
+        ("....\nERROR suites/x.py::t - OSError\n1 error in 3s\n", "ERROR suites/x.py::t - OSError"),
+        ("....\nsession teardown\nexit 1\n", ".... | session teardown | exit 1"),
+        ("", "no output"),
+    ],
+)
+def test_a_run_failed_outside_every_test_says_what_pytest_said(output: str, cause: str) -> None:
+    assert judge.exit_cause(output) == cause
+
+
 def _result(test: Outcome | None, output: str, worker: WorkerOutcome = WorkerOutcome.NORMAL) -> WorkResult:
     return WorkResult(worker_outcome=worker, output=output, test_outcome=test)
 
