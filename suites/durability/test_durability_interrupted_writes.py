@@ -25,7 +25,6 @@ resolved within 30 s of it.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -35,14 +34,13 @@ import pytest
 from psycopg import sql
 
 from harness.dbview import DbView
-from harness.errors import HarnessError
 from harness.expect import arrange, expect, expect_equal, expect_status
-from harness.ledger import Blocked
-from harness.postgres.locks import tables_locked, terminate_waiting, waiting_for
+from harness.postgres.locks import terminate_waiting, waiting_for
 from harness.targets.base import Lifecycle, PostgresHandle, SEHandle
 from harness.tokens import TokenFactory
 from suites.support.data import new_uuid, payload
 from suites.support.files import Stored, expect_present, file_path, get_meta, upload_ok
+from suites.support.held_writes import WAIT_S, Sender, hold_and_cut
 from suites.support.inspect import (
     SIDECAR_SUFFIX,
     consistency,
@@ -57,7 +55,6 @@ from suites.support.inspect import (
 )
 
 FILE_SIZE = 64 * 1024
-WAIT_S = 10.0  # how long the writes get to reach the locked table
 BACK_WITHIN_S = 30.0  # readiness after PostgreSQL's return (SE-DUR-010's bound)
 RESOLVED_WITHIN_S = 30.0  # WAL rows of the failed writes resolved after PostgreSQL's return
 
@@ -88,58 +85,6 @@ def expect_recovered(service: Any, leftovers: dict[str, list[str]], during: str,
     expect(report.get("is_consistent") is True, req="SE-DUR-004", actual=report,
            what=f"consistency report after kill -9 during {during}, and a restart",
            expected=f"is_consistent true: {recovered}")  # fmt: skip
-
-
-class Sender:
-    """Requests sent from threads of their own, so that they can wait for the locked table."""
-
-    def __init__(self) -> None:
-        self.answers: dict[str, httpx.Response | None] = {}
-        self.threads: list[threading.Thread] = []
-
-    def send(self, what: str, call: Callable[[], httpx.Response]) -> None:
-        def run() -> None:
-            try:
-                self.answers[what] = call()
-            except Exception:  # the SE was killed under it, or the test ended (its client closed)
-                self.answers[what] = None
-
-        thread = threading.Thread(target=run, daemon=True)
-        self.threads.append(thread)
-        thread.start()
-
-    def join(self, timeout_s: float) -> None:
-        for thread in self.threads:
-            thread.join(timeout=timeout_s)
-
-    def status(self, what: str) -> int | None:
-        resp = self.answers.get(what)
-        return None if resp is None else resp.status_code
-
-
-def hold_and_cut(
-    pg: PostgresHandle, view: DbView, sender: Sender, calls: dict[str, Callable[[], httpx.Response]],
-    cut: Callable[[int], object], what: str, *, join: bool = True,
-) -> None:  # fmt: skip
-    """Lock the files table against writes, send ``calls``, and once all of them wait for the lock (and none
-    has answered) ``cut(holder)``; then release the lock (and, with ``join``, wait for the answers). Blocked
-    when the writes never wait."""
-    try:
-        with tables_locked(pg.info, [view.table("files")], mode="EXCLUSIVE") as holder:
-            for name, call in calls.items():
-                sender.send(name, call)
-            waiting = wait_until(lambda: waiting_for(pg.info, holder) >= len(calls), WAIT_S, 0.05)
-            premise = waiting and not sender.answers
-            cut(holder)
-    except HarnessError as exc:
-        raise Blocked(f"lock {view.table('files')} against writes", cause=str(exc)) from None
-    if join or not premise:
-        sender.join(timeout_s=40)
-    if not premise:
-        raise Blocked(
-            f"{' and '.join(calls)} waiting for the locked {view.table('files')} when {what}",
-            cause=f"all waiting: {waiting}; answered: { {k: sender.status(k) for k in sender.answers} }",
-        )
 
 
 class CutWrites:
