@@ -187,11 +187,22 @@ def _labels_of(obj: Any) -> dict[str, str]:
     return dict(obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels") or {})
 
 
+# The role of the helper that holds a volume's root immutable (harness.targets.docker.freeze).
+FREEZE_ROLE = "storage-freeze"
+
+
+def _release_freeze(container: Container) -> None:
+    from harness.targets.docker.freeze import release  # the docker target's own module, loaded when needed
+
+    release(container)
+
+
 def sweep(run_id: str | None = None) -> list[str]:
     """Remove the Docker objects of ``run_id``, or (``None``) of every run whose creator is dead.
 
     Returns a description of each removed object (for logs and the CI leftover check). Objects
-    without our project label are never looked at.
+    without our project label are never looked at. A storage-freeze helper left by a killed test first
+    clears the immutable flag it set (harness.targets.docker.freeze), so that its volume can be removed.
     """
     removed: list[str] = []
     for kind, obj in _objects(run_id):
@@ -202,6 +213,8 @@ def sweep(run_id: str | None = None) -> list[str]:
             continue
         with contextlib.suppress(docker.errors.NotFound):
             if kind == "container":
+                if obj_labels.get(LABEL_ROLE) == FREEZE_ROLE:
+                    _release_freeze(obj)  # before its volume's turn: an immutable root cannot be removed
                 obj.remove(force=True, v=True)
             elif kind == "volume":
                 obj.remove(force=True)

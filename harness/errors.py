@@ -27,6 +27,11 @@ class ConfigurationError(HarnessError):
     """A bad option, profile file or environment: the user can fix it."""
 
 
+class Unsupported(HarnessError):
+    """This target or this machine cannot provide what a test needs (e.g. storage unwritable for root):
+    the test is reported *unsupported* (a skip whose reason starts with ``unsupported:``), never passed."""
+
+
 class TargetNotReady(HarnessError):
     """A target did not become ready before its deadline."""
 

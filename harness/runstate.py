@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import signal
 import tempfile
 from pathlib import Path
+
+from harness.immutable import remove_tree
 
 RUN_ENV = "SE_CONFORMANCE_RUN"
 
@@ -136,6 +137,6 @@ def sweep_local(run_id: str | None = None) -> list[str]:
         for name, pid in live_processes(path.name):
             kill_group(pid)
             removed.append(f"process {name} (pid {pid}) of run {path.name}")
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)  # also a storage a killed test left immutable (harness.immutable)
         removed.append(f"state dir {path}")
     return removed

@@ -98,8 +98,8 @@ def storage(se: SEHandle) -> StorageView:
 class ScopedLifecycle(Lifecycle):
     """The target's lifecycle as one test sees it.
 
-    Every SE the test starts or restarts is stopped, and every private PostgreSQL destroyed, when the
-    test ends; each SE's log tail goes into the test's failure report.
+    Every SE the test starts or restarts is stopped, every storage it froze thawed, and every private
+    PostgreSQL destroyed, when the test ends; each SE's log tail goes into the test's failure report.
     """
 
     def __init__(self, real: Lifecycle, node: pytest.Item) -> None:
@@ -107,6 +107,7 @@ class ScopedLifecycle(Lifecycle):
         self._node = node
         self._handles: list[SEHandle] = []
         self._databases: list[PostgresHandle] = []
+        self._frozen: list[SEHandle] = []
 
     def _track(self, handle: SEHandle) -> SEHandle:
         self._handles.append(handle)
@@ -125,12 +126,22 @@ class ScopedLifecycle(Lifecycle):
     def stop_se(self, se: SEHandle) -> None:
         self._real.stop_se(se)
 
+    def freeze_storage(self, se: SEHandle) -> None:
+        self._real.freeze_storage(se)
+        self._frozen.append(se)
+
+    def thaw_storage(self, se: SEHandle) -> None:
+        self._real.thaw_storage(se)
+        self._frozen = [handle for handle in self._frozen if handle is not se]
+
     def private_database(self) -> PostgresHandle:
         database = self._real.private_database()
         self._databases.append(database)
         return database
 
     def close(self) -> None:
+        for handle in list(self._frozen):  # a test that did not thaw what it froze: its storage stays removable
+            self.thaw_storage(handle)
         for handle in self._handles:
             self._real.stop_se(handle)
         for database in self._databases:

@@ -6,6 +6,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.errors import Unsupported
 from harness.postgres.info import PostgresInfo
 from harness.profile import TargetProfile
 from harness.storage_view import StorageView
@@ -86,6 +87,18 @@ class Lifecycle(abc.ABC):
 
     @abc.abstractmethod
     def stop_se(self, se: SEHandle) -> None: ...
+
+    def freeze_storage(self, se: SEHandle) -> None:
+        """Make ``se``'s storage base directory unwritable, even for root (the immutable flag), and prove it.
+
+        ``Unsupported`` where this lifecycle or machine cannot; every freeze must be undone by
+        ``thaw_storage`` (``suites.support.inspect.storage_unwritable`` pairs them).
+        """
+        raise Unsupported(f"{type(self).__name__} cannot make an SE's storage unwritable")
+
+    def thaw_storage(self, se: SEHandle) -> None:
+        """Undo ``freeze_storage`` (nothing to do if ``se``'s storage is not frozen)."""
+        return None
 
     @abc.abstractmethod
     def private_database(self) -> PostgresHandle:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from harness.errors import ConfigurationError, TargetNotReady
+from harness.errors import ConfigurationError, HarnessError, TargetNotReady
+from harness.immutable import freeze, remove_tree, thaw
 from harness.net import LOOPBACK, free_port
 from harness.portowner import PortTaken, port_taken_by_other
 from harness.postgres.info import PostgresInfo
@@ -80,6 +80,7 @@ class LocalLifecycle(Lifecycle):
         self._names = SENames(run_id, worker)
         self._handles: list[SEHandle] = []
         self._databases: list[LocalPostgres] = []
+        self._frozen: set[Path] = set()  # storage paths made immutable by freeze_storage
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{worker}-", dir=run_dir(run_id)))
 
     def start_se(self, *, mode: str = "edit", prefix: str | None = None, capacity: int | None = None,
@@ -198,6 +199,17 @@ class LocalLifecycle(Lifecycle):
             trace_syscalls=bool(se.private.get(TRACE_KEY)),
         )  # fmt: skip
 
+    def freeze_storage(self, se: SEHandle) -> None:
+        """The immutable flag on the storage directory itself (harness.immutable): root cannot write it either."""
+        path = Path(str(se.private["storage_path"]))
+        freeze(path)
+        self._frozen.add(path)
+
+    def thaw_storage(self, se: SEHandle) -> None:
+        path = Path(str(se.private["storage_path"]))
+        thaw(path)
+        self._frozen.discard(path)
+
     def private_database(self) -> PostgresHandle:
         server = LocalPostgres(run_id=self.run_id, name=f"pg-{self.worker}-{len(self._databases) + 1}")
         self._databases.append(server)
@@ -208,7 +220,11 @@ class LocalLifecycle(Lifecycle):
             self._end(handle, signal.SIGTERM)
         for server in self._databases:
             server.destroy()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        for path in sorted(self._frozen):
+            with contextlib.suppress(OSError, HarnessError):
+                thaw(path)
+        self._frozen.clear()
+        remove_tree(self.workdir)
 
 
 class LocalTarget(ManagedTarget):

@@ -11,7 +11,8 @@ import datetime as dt
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,9 +21,10 @@ import pytest
 
 from harness.client import SEClient
 from harness.dbview import DbView
-from harness.errors import HarnessError
+from harness.errors import HarnessError, Unsupported
 from harness.expect import arrange, covered, expect, expect_json, expect_status, fail, passed
 from harness.storage_view import StorageView
+from harness.targets.base import Lifecycle, SEHandle
 from suites.support.data import new_uuid, sha256_hex, tag
 
 REPO = Path(__file__).resolve().parents[2]
@@ -527,3 +529,18 @@ def private_se(lifecycle: Any, spawn_se: Callable[..., Any]) -> tuple[Any, Any, 
     if handle.storage is None:
         raise HarnessError("the SE has no storage view", expected="a target with the fs facility (needs('fs'))")
     return database, handle, handle.storage, DbView(database.info, handle.prefix)
+
+
+@contextmanager
+def storage_unwritable(lifecycle: Lifecycle, handle: SEHandle) -> Iterator[None]:
+    """While the block runs, ``handle``'s storage base directory is unwritable, even for root (the immutable
+    flag, ``Lifecycle.freeze_storage``); writable again afterwards, whatever happened in the block. Where the
+    target or this machine cannot do it, the test is reported unsupported, never passed."""
+    try:
+        lifecycle.freeze_storage(handle)
+    except Unsupported as exc:
+        pytest.skip(f"unsupported: the storage cannot be made unwritable: {exc}")
+    try:
+        yield
+    finally:
+        lifecycle.thaw_storage(handle)

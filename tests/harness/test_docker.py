@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker.errors
 import httpx
@@ -21,9 +22,11 @@ import psycopg
 import pytest
 
 from harness.docker_util import (
+    FREEZE_ROLE,
     LABEL_PID,
     LABEL_PID_START,
     LABEL_PROJECT,
+    LABEL_ROLE,
     LABEL_RUN,
     client,
     create_network,
@@ -41,6 +44,7 @@ from harness.profile import TargetProfile
 from harness.runstate import new_run_id
 from harness.targets.base import SEHandle
 from harness.targets.docker import STORAGE_PATH, DockerLifecycle, DockerRun, DockerTarget
+from harness.targets.docker.freeze import LABEL_VOLUME, freeze_volume
 from tests.docker_required import require_docker
 
 pytestmark = pytest.mark.docker
@@ -232,6 +236,45 @@ def test_kill_is_sigkill_and_storage_stays_readable(lifecycle: DockerLifecycle) 
     assert se.storage.read_bytes("half-written.tmp123") == b"x"
     se.storage.remove("half-written.tmp123")
     assert not se.storage.exists("half-written.tmp123")
+
+
+WRITE_PROBE = ["python3", "-c", f"open('{STORAGE_PATH}/probe.bin', 'w').close()"]
+
+
+def _freezers(run_id: str) -> list[Any]:
+    found = client().containers.list(all=True, filters={"label": [f"{LABEL_RUN}={run_id}",
+                                                                  f"{LABEL_ROLE}={FREEZE_ROLE}"]})  # fmt: skip
+    return list(found)
+
+
+def test_frozen_storage_is_unwritable_until_thawed(lifecycle: DockerLifecycle, run: dict[str, object]) -> None:
+    se = lifecycle.start_se()
+    container = lifecycle.container_of(se).container
+    lifecycle.freeze_storage(se)
+    try:
+        code, out = container.exec_run(WRITE_PROBE)
+        assert code != 0, out
+        assert b"Operation not permitted" in out, out
+        (helper,) = _freezers(str(run["run_id"]))
+        assert helper.labels[LABEL_VOLUME] == se.private["volume"]
+        assert helper.attrs["HostConfig"]["NetworkMode"] == "none"
+        assert "CAP_LINUX_IMMUTABLE" not in str(container.attrs["HostConfig"].get("CapAdd")), "the SE gets no cap"
+    finally:
+        lifecycle.thaw_storage(se)
+    assert _freezers(str(run["run_id"])) == [], "the helper goes with the freeze"
+    code, out = container.exec_run(WRITE_PROBE)
+    assert code == 0, out
+
+
+def test_sweep_removes_a_volume_a_killed_run_left_frozen() -> None:
+    run_id = new_run_id()
+    volume = create_volume(run_id, "storage")
+    freeze_volume(image=resolve_postgres_image(log=quiet_log), run_id=run_id, volume=volume)
+    with pytest.raises(docker.errors.APIError):
+        client().volumes.get(volume).remove(force=True)  # what the flag does to a plain removal
+    removed = sweep(run_id)
+    assert any(line.startswith("volume ") for line in removed), removed
+    assert not leftovers(run_id)
 
 
 def test_not_ready_error_carries_the_log_tail(lifecycle: DockerLifecycle) -> None:

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import docker.errors
+from docker.models.containers import Container
 
-from harness.docker_util import client, create_network, create_volume, sweep
+from harness.docker_util import client, create_network, create_volume, remove_container, sweep
 from harness.errors import HarnessError
 from harness.images import ensure_se_image, resolve_base_image, resolve_postgres_image
 from harness.images.common import Log, ensure_present, image_id, stderr_log
@@ -32,6 +33,7 @@ from harness.targets.base import (
     SEHandle,
 )
 from harness.targets.docker.container import KEY_PATH, STORAGE_PATH, SEContainer, start_se_container
+from harness.targets.docker.freeze import freeze_volume, release, thaw_volume
 from harness.targets.docker.storage import ContainerStorageView
 from harness.targets.launch import DEFAULT_CAPACITY, SENames, contract_env
 
@@ -119,6 +121,8 @@ class DockerLifecycle(Lifecycle):
         self._databases: list[DockerPostgres] = []
         # volume -> the container that mounted it last: storage views follow restarts through it.
         self._holder: dict[str, SEContainer] = {}
+        # volume -> the helper container that holds its root immutable (harness.targets.docker.freeze).
+        self._freezers: dict[str, Container] = {}
 
     def start_se(self, *, mode: str = "edit", prefix: str | None = None, capacity: int | None = None,
                  database: PostgresInfo | None = None, storage_of: SEHandle | None = None,
@@ -174,6 +178,20 @@ class DockerLifecycle(Lifecycle):
     def stop_se(self, se: SEHandle) -> None:
         self.container_of(se).stop()
 
+    def freeze_storage(self, se: SEHandle) -> None:
+        """The immutable flag on the SE's volume root, set by a labelled helper container with
+        CAP_LINUX_IMMUTABLE (the SE container has no such capability): see harness.targets.docker.freeze."""
+        volume = str(se.private["volume"])
+        if volume not in self._freezers:
+            self._freezers[volume] = freeze_volume(image=self.postgres_image, run_id=self.run_id, volume=volume)
+
+    def thaw_storage(self, se: SEHandle) -> None:
+        volume = str(se.private["volume"])
+        helper = self._freezers.get(volume)
+        if helper is not None:
+            thaw_volume(helper)
+            del self._freezers[volume]
+
     def private_database(self) -> PostgresHandle:
         server = DockerPostgres(image=self.postgres_image, network=self.network, run_id=self.run_id,
                                 role=f"pg-{self.worker}-{len(self._databases) + 1}")  # fmt: skip
@@ -182,6 +200,9 @@ class DockerLifecycle(Lifecycle):
         return server
 
     def close(self) -> None:
+        for helper in self._freezers.values():  # before the volumes: an immutable root cannot be removed
+            release(helper)
+            remove_container(helper)
         for se in self._containers:
             se.remove()
         for server in self._databases:
@@ -193,6 +214,7 @@ class DockerLifecycle(Lifecycle):
         self._databases.clear()
         self._volumes.clear()
         self._holder.clear()
+        self._freezers.clear()
 
 
 def _str_dict(value: object) -> dict[str, str]:
