@@ -9,6 +9,7 @@ to repair what the SE did.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -25,7 +26,9 @@ class StorageView(Protocol):
 
     def write_bytes(self, rel: str, data: bytes) -> None: ...
 
-    def remove(self, rel: str) -> None: ...
+    def remove(self, rel: str) -> None:
+        """Remove a file, or a directory with everything in it (nothing if it does not exist)."""
+        ...
 
 
 class LocalStorageView:
@@ -59,4 +62,8 @@ class LocalStorageView:
         path.write_bytes(data)
 
     def remove(self, rel: str) -> None:
-        self._path(rel).unlink(missing_ok=True)
+        path = self._path(rel)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)

@@ -88,11 +88,11 @@ class ContainerStorageView:
         path = self._path(rel)
         container = self._container()
         try:
-            code, out = container.exec_run(["rm", "-f", path], user="0")
+            code, out = container.exec_run(["rm", "-rf", path], user="0")
         except docker.errors.APIError:
             # Stopped or killed: a one-shot container on the same volumes does it.
             out = client().containers.run(
-                container.image, entrypoint=["rm", "-f", path], user="0", remove=True,
+                container.image, entrypoint=["rm", "-rf", path], user="0", remove=True,
                 volumes_from=[container.id], network_mode="none",
             )  # fmt: skip
             code = 0
