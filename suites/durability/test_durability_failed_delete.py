@@ -23,7 +23,7 @@ from harness.ledger import Blocked
 from harness.tokens import TokenFactory
 from suites.support.data import payload
 from suites.support.files import expect_present, file_path, get_meta, upload_ok
-from suites.support.inspect import SIDECAR_SUFFIX, consistency, locate_data
+from suites.support.inspect import consistency, locate_data, sidecar_of
 
 REQ = "SE-DUR-015"
 BLOCKER = "occupied-by-the-test"
@@ -43,7 +43,9 @@ def test_a_delete_that_cannot_remove_the_data_file_changes_nothing(
         before = consistency(service, req="SE-CACHE-002")
         expect(before.get("is_consistent") is True, req="SE-CACHE-002", actual=before, expected="is_consistent true",
                what="consistency report of a store written through the API only")  # fmt: skip
-    rel = locate_data(storage, get_meta(user, stored.file_id))
+    meta = get_meta(user, stored.file_id)
+    rel = locate_data(storage, meta, REQ)
+    sidecar_rel, _, _ = sidecar_of(storage, meta, REQ)  # where this SE keeps it is SE-SIDECAR-002's rule
     original = storage.read_bytes(rel)
     storage.remove(rel)
     storage.write_bytes(f"{rel}/{BLOCKER}", b"a directory where the data file was")
@@ -59,10 +61,10 @@ def test_a_delete_that_cannot_remove_the_data_file_changes_nothing(
         )
     expect_present(user, stored, req=REQ, what="after a DELETE that failed on its data file")
     expect(
-        storage.exists(rel + SIDECAR_SUFFIX),
+        storage.exists(sidecar_rel),
         req=REQ,
         what="the sidecar after the failed DELETE",
-        expected=f"{rel}{SIDECAR_SUFFIX} in place",
+        expected=f"{sidecar_rel} in place, as before the DELETE",
         actual=f"missing; the DELETE answered {resp.status_code}",
     )
     with arrange("the consistency report after the failed DELETE, with its data file back"):

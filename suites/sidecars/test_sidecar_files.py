@@ -200,6 +200,26 @@ def test_no_temp_file_survives_a_request(api: SEClient, storage: StorageView, to
     expect(not left, req=req, what="temporary files in the storage path", actual=left, expected="none")
 
 
+@pytest.mark.req("SE-SIDECAR-010")
+def test_no_temp_file_survives_a_failed_sidecar_write(api: SEClient, storage: StorageView) -> None:
+    """A PATCH whose new sidecar cannot take the old one's place (a directory of the test's occupies the
+    path, so a rename onto it fails) leaves no temporary file behind, whatever it answers."""
+    req = "SE-SIDECAR-010"
+    before = storage.list_files()
+    stored, meta = _upload(api, req, filename="tmp-blocked.bin")
+    sidecar_rel, original, _ = sidecar_of(storage, meta, req)
+    storage.remove(sidecar_rel)
+    storage.write_bytes(f"{sidecar_rel}/occupied-by-the-test", b"a directory where the sidecar was")
+    try:
+        resp = api.patch(f"/api/v1/files/{stored.file_id}", json={"description": "blocked"})
+    finally:
+        storage.remove(sidecar_rel)
+        storage.write_bytes(sidecar_rel, original)
+    left = stray_files(storage, before=before, ids=[stored.file_id])
+    expect(not left, req=req, what=f"temporary files after a PATCH whose sidecar was blocked (answered "
+           f"{resp.status_code})", actual=left, expected="none", resp=resp)  # fmt: skip
+
+
 def _part(boundary: bytes, name: str, content: bytes, filename: str | None = None) -> bytes:
     disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
     head = f"Content-Disposition: {disposition}\r\nContent-Type: application/octet-stream\r\n\r\n"
