@@ -23,7 +23,7 @@ from harness.expect import arrange, expect, expect_equal, expect_json, expect_st
 from harness.storage_view import StorageView
 from harness.targets.base import SEHandle, Target
 from harness.tokens import TokenFactory
-from suites.support.data import payload
+from suites.support.data import new_uuid, payload
 from suites.support.fields import is_int
 from suites.support.files import Stored, expect_present, get_meta, upload_ok
 from suites.support.inspect import (
@@ -282,6 +282,21 @@ def test_orphans_are_counted(
     what, want = ORPHAN_FIGURES[req]
     got = _figures(consistency(se.service, req=req))
     expect_equal({k: got[k] for k in want}, want, req=req, what=f"report with {what}")
+
+
+@FS
+@pytest.mark.req("SE-CACHE-014")
+def test_an_unreadable_sidecar_is_counted_and_inconsistent(
+    spawn_se: Any, client_for: Any, tokens: TokenFactory
+) -> None:
+    se = cache_se(spawn_se, client_for, tokens)
+    with arrange("the report of an SE holding 4 files stored through the API"):  # SE-CACHE-002's figures
+        _report_is(se.service, _consistent(4), req="SE-CACHE-002", what="report before planting")
+    hour_dir = locate_data(se.storage, se.before["A"]).rsplit("/", 1)[0]
+    se.storage.write_bytes(f"{hour_dir}/unreadable_{new_uuid()}.bin{SIDECAR_SUFFIX}", b'{"file_id": "not json')
+    got = _figures(consistency(se.service, req="SE-CACHE-014"))
+    want = {"total_attr_files": 5, "is_consistent": False}
+    expect_equal({k: got[k] for k in want}, want, req="SE-CACHE-014", what="report with an unreadable sidecar planted")
 
 
 @FS
