@@ -12,11 +12,11 @@ from collections.abc import Callable
 import pytest
 
 from harness.client import SEClient
-from harness.expect import arrange, expect, expect_json, expect_status
+from harness.expect import expect, expect_status
 from harness.targets.base import SEHandle
 from harness.tokens import TokenFactory
 from suites.support.data import payload
-from suites.support.files import file_path, gc_path, unless_uploads_fail, upload_ok
+from suites.support.files import REMOVALS, remove_ok, unless_uploads_fail, upload_ok
 from suites.support.service import get_object
 
 MIB = 1024 * 1024
@@ -24,26 +24,14 @@ SIZE = 600 * 1024  # two of them pass the capacity, one alone fits
 
 
 @pytest.mark.req("SE-FILE-013", "SE-SVC-005")
-@pytest.mark.parametrize("how", ["gc-delete", "delete"])
+@pytest.mark.parametrize("how", REMOVALS)
 def test_a_removed_file_frees_its_capacity(
     spawn_se: Callable[..., SEHandle], client_for: Callable[..., SEClient], tokens: TokenFactory, how: str
 ) -> None:
     small = spawn_se(capacity=MIB)
     api = client_for(small, tokens.user)
     first = upload_ok(api, payload(SIZE), filename="removed.bin")
-    with arrange(f"remove the file ({how})"):
-        if how == "gc-delete":
-            resp = api.with_token(tokens.service).delete(gc_path(first.file_id))
-            expect_status(resp, 200, req="SE-GC-001", what="GC delete")
-            body = expect_json(resp, req="SE-GC-001")
-            expect(isinstance(body, dict) and body.get("status") == "deleted", req="SE-GC-001",
-                   what="GC delete status", expected="deleted", resp=resp)  # fmt: skip
-        else:
-            resp = api.with_token(tokens.operator).delete(file_path(first.file_id))
-            expect_status(resp, 204, req="SE-FILE-033", what="DELETE by an operator")
-        # A file still served after its removal still takes its space: that is the removal's failure.
-        expect_status(api.get(file_path(first.file_id)), 404, req="SE-GC-003" if how == "gc-delete" else "SE-FILE-035",
-                      what="metadata of the removed file")  # fmt: skip
+    remove_ok(api, api.with_token(tokens.service), api.with_token(tokens.operator), first.file_id, how)
     info, resp = get_object(api.anonymous(), "/api/v1/info", req="SE-SVC-005")
     counts = {name: info.get(name) for name in ("used_bytes", "file_count")}
     expect(

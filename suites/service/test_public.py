@@ -13,7 +13,7 @@ from harness.targets.base import SEHandle
 from harness.tokens import TokenFactory
 from suites.support import fields
 from suites.support.data import new_uuid, payload
-from suites.support.files import UPLOAD, file_path, upload_ok
+from suites.support.files import REMOVALS, UPLOAD, file_path, remove_ok, upload_ok
 from suites.support.http import media_type, prometheus_problems
 from suites.support.service import expect_mode_reported, expected_info_status, get_object
 
@@ -102,6 +102,21 @@ def test_info_counts_follow_uploads(api: SEClient) -> None:
     grown = (after.get("used_bytes") or 0) - (before.get("used_bytes") or 0)
     expect(grown >= size, req="SE-SVC-009", what="info used_bytes after an upload",
            expected=f"at least {size} bytes more", actual=f"{grown} bytes more")  # fmt: skip
+
+
+@pytest.mark.req("SE-SVC-009")
+@pytest.mark.parametrize("how", REMOVALS)
+def test_info_counts_follow_removals(api: SEClient, tokens: TokenFactory, how: str) -> None:
+    size = 3000
+    stored = upload_ok(api, payload(size))
+    before = get_json(api.anonymous(), "/api/v1/info", req="SE-SVC-009")
+    remove_ok(api, api.with_token(tokens.service), api.with_token(tokens.operator), stored.file_id, how)
+    after = get_json(api.anonymous(), "/api/v1/info", req="SE-SVC-009")
+    expect_equal(after.get("file_count"), (before.get("file_count") or 0) - 1, req="SE-SVC-009",
+                 what=f"info file_count after one removal ({how})")  # fmt: skip
+    shrunk = (before.get("used_bytes") or 0) - (after.get("used_bytes") or 0)
+    expect(shrunk >= size, req="SE-SVC-009", what=f"info used_bytes after a removal ({how})",
+           expected=f"at least {size} bytes less", actual=f"{shrunk} bytes less")  # fmt: skip
 
 
 @pytest.mark.req("SE-SVC-010")

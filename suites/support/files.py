@@ -217,3 +217,25 @@ def total(api: SEClient, *, req: str) -> int:
     expect(isinstance(value, int), req=req, what="list total is an integer", expected="an integer",
            actual=value, resp=resp)  # fmt: skip
     return cast(int, value)
+
+
+REMOVALS = ("gc-delete", "delete")  # the two ways a file leaves an SE
+
+
+def remove_ok(api: SEClient, service: SEClient, operator: SEClient, file_id: str, how: str) -> None:
+    """Prepare: remove a stored file by GC delete (``service``) or DELETE (``operator``), and see it gone.
+
+    Each step is its own rule's (SE-GC-001/003, SE-FILE-033/035): a failure blocks the caller's check."""
+    with arrange(f"remove the file ({how})"):
+        if how == "gc-delete":
+            resp = service.delete(gc_path(file_id))
+            expect_status(resp, 200, req="SE-GC-001", what="GC delete")
+            body = expect_json(resp, req="SE-GC-001")
+            expect(isinstance(body, dict) and body.get("status") == "deleted", req="SE-GC-001",
+                   what="GC delete status", expected="deleted", resp=resp)  # fmt: skip
+        else:
+            resp = operator.delete(file_path(file_id))
+            expect_status(resp, 204, req="SE-FILE-033", what="DELETE by an operator")
+        # A file still served after its removal still takes its space: that is the removal's failure.
+        expect_status(api.get(file_path(file_id)), 404, req="SE-GC-003" if how == "gc-delete" else "SE-FILE-035",
+                      what="metadata of the removed file")  # fmt: skip
