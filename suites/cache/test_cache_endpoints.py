@@ -300,6 +300,21 @@ def test_an_unreadable_sidecar_is_counted_and_inconsistent(
 
 
 @FS
+@pytest.mark.req("SE-CACHE-015")
+def test_a_sidecar_that_differs_from_its_row_is_inconsistent(
+    spawn_se: Any, client_for: Any, tokens: TokenFactory
+) -> None:
+    se = cache_se(spawn_se, client_for, tokens)
+    with arrange("the report of an SE holding 4 files stored through the API"):  # SE-CACHE-002's figures
+        _report_is(se.service, _consistent(4), req="SE-CACHE-002", what="report before the edit")
+    c_rel, _, c_doc = sidecar_of(se.storage, se.before["C"])
+    se.storage.write_bytes(c_rel, json.dumps({**c_doc, **EDITS}, ensure_ascii=False).encode())
+    got = _figures(consistency(se.service, req="SE-CACHE-015"))
+    expect_equal(got.get("is_consistent"), False, req="SE-CACHE-015",
+                 what="is_consistent with one sidecar edited on disk (its row still says the old values)")  # fmt: skip
+
+
+@FS
 @pytest.mark.req("SE-CACHE-005")
 def test_full_rebuild_restores_every_field(
     spawn_se: Any, client_for: Any, tokens: TokenFactory, sidecar_v1_schema: dict[str, Any]
