@@ -180,6 +180,15 @@ def cache_se(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> CacheSE:
     return CacheSE(client, service, storage, contents, files, before, handle=handle)
 
 
+def consistent_cache_se(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> CacheSE:
+    """``cache_se``, prepared: its report calls the 4 files consistent before the test disturbs the store
+    (SE-CACHE-002's figures; where they are wrong already, the disturbance proves nothing)."""
+    se = cache_se(spawn_se, client_for, tokens)
+    with arrange("the report of an SE holding 4 files stored through the API"):
+        _report_is(se.service, _consistent(4), req="SE-CACHE-002", what="report before the store is disturbed")
+    return se
+
+
 def planted_se(spawn_se: Any, client_for: Any, tokens: TokenFactory, v1_schema: dict[str, Any]) -> CacheSE:
     """P: an orphan sidecar (v2); V: an orphan sidecar (v1); B: an orphan row; C: a sidecar edited on disk."""
     se = cache_se(spawn_se, client_for, tokens)
@@ -289,9 +298,7 @@ def test_orphans_are_counted(
 def test_an_unreadable_sidecar_is_counted_and_inconsistent(
     spawn_se: Any, client_for: Any, tokens: TokenFactory
 ) -> None:
-    se = cache_se(spawn_se, client_for, tokens)
-    with arrange("the report of an SE holding 4 files stored through the API"):  # SE-CACHE-002's figures
-        _report_is(se.service, _consistent(4), req="SE-CACHE-002", what="report before planting")
+    se = consistent_cache_se(spawn_se, client_for, tokens)
     hour_dir = locate_data(se.storage, se.before["A"]).rsplit("/", 1)[0]
     se.storage.write_bytes(f"{hour_dir}/unreadable_{new_uuid()}.bin{SIDECAR_SUFFIX}", b'{"file_id": "not json')
     got = _figures(consistency(se.service, req="SE-CACHE-014"))
@@ -304,9 +311,7 @@ def test_an_unreadable_sidecar_is_counted_and_inconsistent(
 def test_a_sidecar_that_differs_from_its_row_is_inconsistent(
     spawn_se: Any, client_for: Any, tokens: TokenFactory
 ) -> None:
-    se = cache_se(spawn_se, client_for, tokens)
-    with arrange("the report of an SE holding 4 files stored through the API"):  # SE-CACHE-002's figures
-        _report_is(se.service, _consistent(4), req="SE-CACHE-002", what="report before the edit")
+    se = consistent_cache_se(spawn_se, client_for, tokens)
     c_rel, _, c_doc = sidecar_of(se.storage, se.before["C"])
     se.storage.write_bytes(c_rel, json.dumps({**c_doc, **EDITS}, ensure_ascii=False).encode())
     got = _figures(consistency(se.service, req="SE-CACHE-015"))
