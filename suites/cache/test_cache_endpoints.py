@@ -180,6 +180,12 @@ def cache_se(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> CacheSE:
     return CacheSE(client, service, storage, contents, files, before, handle=handle)
 
 
+def edit_sidecar_of_c(se: CacheSE) -> None:
+    """File C's sidecar changed on disk (``EDITS``): its cache row no longer agrees with it."""
+    c_rel, _, c_doc = sidecar_of(se.storage, se.before["C"])
+    se.storage.write_bytes(c_rel, json.dumps({**c_doc, **EDITS}, ensure_ascii=False).encode())
+
+
 def consistent_cache_se(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> CacheSE:
     """``cache_se``, prepared: its report calls the 4 files consistent before the test disturbs the store
     (SE-CACHE-002's figures; where they are wrong already, the disturbance proves nothing)."""
@@ -196,8 +202,7 @@ def planted_se(spawn_se: Any, client_for: Any, tokens: TokenFactory, v1_schema: 
                           custom_attributes={"planted": True})  # fmt: skip
     se.legacy = _plant_v1(se.storage, se.before["A"], se.template(), v1_schema, V_CONTENT)
     se.storage.remove(locate_data(se.storage, se.before["B"]) + SIDECAR_SUFFIX)
-    c_rel, _, c_doc = sidecar_of(se.storage, se.before["C"])
-    se.storage.write_bytes(c_rel, json.dumps({**c_doc, **EDITS}, ensure_ascii=False).encode())
+    edit_sidecar_of_c(se)
     return se
 
 
@@ -312,8 +317,7 @@ def test_a_sidecar_that_differs_from_its_row_is_inconsistent(
     spawn_se: Any, client_for: Any, tokens: TokenFactory
 ) -> None:
     se = consistent_cache_se(spawn_se, client_for, tokens)
-    c_rel, _, c_doc = sidecar_of(se.storage, se.before["C"])
-    se.storage.write_bytes(c_rel, json.dumps({**c_doc, **EDITS}, ensure_ascii=False).encode())
+    edit_sidecar_of_c(se)
     got = _figures(consistency(se.service, req="SE-CACHE-015"))
     expect_equal(got.get("is_consistent"), False, req="SE-CACHE-015",
                  what="is_consistent with one sidecar edited on disk (its row still says the old values)")  # fmt: skip
