@@ -188,6 +188,12 @@ INVALID_FIELDS = {
     "description-20k": {"description": "d" * 20_000},
     "unknown-field": {"colour": "blue"},
     "empty-file-id": {"file_id": ""},
+    # JSON escapes for text PostgreSQL's jsonb and UTF-8 cannot hold: an SE that passes them through
+    # unchecked fails deep inside the write (500) instead of refusing the input.
+    "attribute-value-nul": {"custom_attributes": '{"note": "a\\u0000b"}'},
+    "attribute-key-nul": {"custom_attributes": '{"no\\u0000te": "x"}'},
+    "attribute-value-lone-surrogate": {"custom_attributes": '{"note": "\\ud800"}'},
+    "nested-attribute-value-nul": {"custom_attributes": '{"outer": {"list": ["ok", "a\\u0000b"]}}'},
 }
 
 
