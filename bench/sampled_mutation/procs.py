@@ -1,7 +1,8 @@
 """Pid records (``"<pid> <start time>"``, as the harness writes them) and ending what they name.
 
 A worker's copy holds ``worker.pid`` (the HTTP worker) and ``.judge/<run>/judge.pid`` (a judge in
-progress, with its harness state in ``.judge/<run>/state``); a copy made by ``run`` also holds
+progress, with its suite run's pytest in ``.judge/<run>/suite.pid`` and its harness state in
+``.judge/<run>/state``); a copy made by ``run`` also holds
 ``owner.pid`` (the ``run`` process), so a later ``run`` can end what a killed one left behind.
 """
 
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from harness.runstate import kill_group, pid_alive, process_start
-from tests.mutation.execution import sweep
+from tests.mutation.execution import SUITE_PID, TERM_GRACE_S, sweep
 
 JUDGES = ".judge"
 
@@ -64,6 +65,10 @@ def stop_judges(copy: Path, grace_s: float = 40.0) -> None:
     """End the judges running in ``copy`` (they stop their suite run) and whatever their runs left."""
     runs = sorted((copy / JUDGES).glob("*/")) if (copy / JUDGES).exists() else []
     end([pid for run in runs if (pid := alive(run / "judge.pid")) is not None], grace_s)
+    # A judge that was killed, or did not stop its suite run in time, leaves that pytest running in a
+    # session of its own; swept alone, its state would only lose the SEs it already started, and it would
+    # start the next test's SE after the sweep (an SE left behind, its state directory gone).
+    end([pid for run in runs if (pid := alive(run / SUITE_PID)) is not None], TERM_GRACE_S)
     for run in runs:
         with contextlib.suppress(OSError):
             sweep(run / "state")

@@ -31,6 +31,10 @@ _DROP_ENV = (RUN_ENV, "PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")
 # Bytecode of the child processes goes here (never into the repository or the copies).
 PYCACHE = Path(tempfile.gettempdir()) / "se-mutation-pycache"
 TERM_GRACE_S = 20.0
+# The child pytest's pid record in the run's work directory ("<pid> <start time>"): the child runs in a
+# session of its own, so a runner that is killed outright leaves it running; whoever cleans up after
+# such a runner must end it (before sweeping its state: it would start SEs again).
+SUITE_PID = "suite.pid"
 _LIVE: set[subprocess.Popen[bytes]] = set()  # child runs in progress, for stop_all()
 _LIVE_LOCK = threading.Lock()
 
@@ -146,6 +150,7 @@ def run_suite(copy_dir: Path, work: Path, timeout_s: float, extra: tuple[str, ..
             suite_command(copy_dir, report, extra), cwd=REPO, env=env, stdout=out,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
+        (work / SUITE_PID).write_text(f"{proc.pid} {process_start(proc.pid)}", encoding="utf-8")
         with _LIVE_LOCK:
             _LIVE.add(proc)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from types import SimpleNamespace
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.mutation import report as json_report
+from tests.mutation.execution import SUITE_PID
 from tests.mutation.variants import REPO
 
 pytest.importorskip("cosmic_ray")
@@ -18,6 +20,7 @@ from cosmic_ray.mutating import mutate_code
 from cosmic_ray.work_item import TestOutcome as Outcome
 from cosmic_ray.work_item import WorkerOutcome, WorkResult
 from sampled_mutation import judge as judge
+from sampled_mutation import procs as procs
 from sampled_mutation import results as results
 from sampled_mutation import sampling as sampling
 from sampled_mutation import workers as workers
@@ -135,6 +138,38 @@ def test_requeue_drops_only_the_named_survivors(tmp_path: Any) -> None:
     assert workers.requeue(db, no_verdict=False, survivors=False, jobs=["a", "c"]) == 1  # c was killed: kept
     with sqlite3.connect(db) as conn:
         assert sorted(r[0] for r in conn.execute("SELECT job_id FROM work_results")) == ["b", "c"]
+
+
+def _spawn(record: Any, code: str) -> subprocess.Popen[bytes]:
+    """A python process in a session of its own (as the judge, its pytest and the SEs run), recorded."""
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    procs.record(record, proc.pid)
+    return proc
+
+
+def test_stopping_judges_ends_the_suite_run_of_a_judge_that_would_not_stop(tmp_path: Any) -> None:
+    run = tmp_path / procs.JUDGES / "run-1"
+    sleeper = "import time; time.sleep(60)"
+    started = [
+        # ends only by SIGKILL, so it never stops its suite run itself
+        _spawn(run / "judge.pid", "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); " + sleeper),
+        _spawn(run / SUITE_PID, sleeper),
+        _spawn(run / "state" / "r1" / "procs" / "se-main.pid", sleeper),
+    ]
+    try:
+        procs.stop_judges(tmp_path, grace_s=1.0)
+        left = []
+        for proc in started:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                left.append(proc.args)
+        assert left == [], "stop_judges left these running"
+    finally:
+        for proc in started:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.mark.parametrize(
