@@ -70,7 +70,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         items, _warnings = results.collect(session, SURVIVORS)
         added = [i.job_id for i in items if i.review is not None and i.review.verdict == results.TEST_ADDED]
     again = workers.requeue(
-        session.database, no_verdict=args.retry_no_verdict, survivors=args.requeue_survivors, jobs=added
+        session.database,
+        no_verdict=args.retry_no_verdict,
+        survivors=args.requeue_survivors,
+        jobs=added,
+        timeouts=args.retry_timeout,
     )
     if again:
         print(f"{again} item(s) queued again")
@@ -169,6 +173,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--worker-url", action="append", metavar="URL", help="a remote worker too (repeatable)")
     run.add_argument("--no-baseline", action="store_true", help="skip the unmutated baseline run")
     run.add_argument("--retry-no-verdict", action="store_true", help="queue the no-verdict items again")
+    run.add_argument("--retry-timeout", action="store_true", help="queue the timed-out items again")
     run.add_argument("--requeue-survivors", action="store_true", help="queue every survivor again")
     run.add_argument(
         "--requeue-test-added",

@@ -11,6 +11,11 @@ A *blocked* test is no reason to stop: its preparation failed on a request anoth
 and that requirement's own test, still to come, gives the verdict (stopping there left mutants that
 break uploads without a verdict).
 
+It also runs the upload tests first. Every other area's tests prepare by uploading, and a failed
+preparation blocks its test without a verdict; a mutant that breaks uploads (or makes them hang until
+the client's read timeout) would otherwise block test after test, 30 s each, before the upload's own
+test comes (a timeout instead of a kill). The order changes no verdict: the tests are independent.
+
 Loaded with ``-p sampled_mutation.stop_early`` (``bench/`` on ``PYTHONPATH``).
 """
 
@@ -26,6 +31,7 @@ from harness.report.outcomes import KIND_BLOCKED, KIND_DEFECT
 
 SE_NOT_READY = "TargetNotReady: SE "
 MAX_ERRORS_ENV = "SE_MUTANT_MAX_ERRORS"
+FIRST = ("suites/files/test_upload.py::",)  # the act most preparations repeat
 
 
 class _State:
@@ -38,6 +44,17 @@ _state = _State()
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     _state.session = session
+
+
+def first_things_first(nodeids: list[str]) -> list[int]:
+    """The run order, as indices into ``nodeids``: those under ``FIRST`` first, each part in its order."""
+    return sorted(range(len(nodeids)), key=lambda i: not nodeids[i].startswith(FIRST))
+
+
+@pytest.hookimpl(trylast=True)  # after the harness's own selection
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    order = first_things_first([item.nodeid for item in items])
+    items[:] = [items[i] for i in order]
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

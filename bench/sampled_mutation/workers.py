@@ -33,7 +33,7 @@ from cosmic_ray.config import ConfigDict
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkItem, WorkResult
 
-from sampled_mutation.judge import NO_VERDICT
+from sampled_mutation.judge import NO_VERDICT, TIMEOUT
 from sampled_mutation.operators import register
 from sampled_mutation.paths import PACKAGE, REPO, SCRIPT, VERDICT_PREFIX, extract
 from sampled_mutation.procs import alive, end, record, stop_judges
@@ -228,9 +228,12 @@ def recorded(result: WorkResult) -> WorkResult:
     return result
 
 
-def requeue(database: Path, *, no_verdict: bool, survivors: bool, jobs: Collection[str] = ()) -> int:
+def requeue(
+    database: Path, *, no_verdict: bool, survivors: bool, jobs: Collection[str] = (), timeouts: bool = False
+) -> int:
     """Drop results so ``exec`` runs those items again: transport failures always (no test ran); the
-    no-verdict items, every survivor, or the survivors among ``jobs`` (those reviewed test-added)."""
+    no-verdict items, every survivor, the survivors among ``jobs`` (those reviewed test-added), the
+    timeouts (the judge's, and the engine's own: output ``timeout``)."""
     # SQLAlchemy's Enum columns of the session store the members' names.
     outcomes = [WorkerOutcome.ABNORMAL.name, WorkerOutcome.EXCEPTION.name]
     tests = [TestOutcome.INCOMPETENT.name] if no_verdict else []
@@ -245,6 +248,9 @@ def requeue(database: Path, *, no_verdict: bool, survivors: bool, jobs: Collecti
         for job in jobs:
             sql = "DELETE FROM work_results WHERE job_id = ? AND test_outcome = ?"
             count += db.execute(sql, (job, TestOutcome.SURVIVED.name)).rowcount
+        if timeouts:
+            sql = "DELETE FROM work_results WHERE output = 'timeout' OR instr(output, ?) > 0"
+            count += db.execute(sql, (f"{VERDICT_PREFIX}{TIMEOUT}\n",)).rowcount
     return count
 
 

@@ -23,6 +23,7 @@ from sampled_mutation import judge as judge
 from sampled_mutation import procs as procs
 from sampled_mutation import results as results
 from sampled_mutation import sampling as sampling
+from sampled_mutation import stop_early as stop_early
 from sampled_mutation import workers as workers
 from sampled_mutation.operators import RemoveCall, ReturnNone
 from sampled_mutation.paths import Sampling
@@ -140,6 +141,33 @@ def test_requeue_drops_only_the_named_survivors(tmp_path: Any) -> None:
         assert sorted(r[0] for r in conn.execute("SELECT job_id FROM work_results")) == ["b", "c"]
 
 
+def test_requeue_drops_the_timeouts_only_when_asked(tmp_path: Any) -> None:
+    import sqlite3
+
+    db = tmp_path / "session.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE work_results (worker_outcome TEXT, test_outcome TEXT, job_id TEXT, output TEXT)")
+        rows = [
+            ("NORMAL", "KILLED", "judge-timeout", "se-mutant-verdict: timeout\nrequirements: -\n"),
+            ("NORMAL", "KILLED", "engine-timeout", "timeout"),
+            ("NORMAL", "KILLED", "killed", "se-mutant-verdict: killed\nwhy: the suite run timed out once\n"),
+        ]
+        conn.executemany("INSERT INTO work_results VALUES (?, ?, ?, ?)", rows)
+    assert workers.requeue(db, no_verdict=False, survivors=False) == 0
+    assert workers.requeue(db, no_verdict=False, survivors=False, timeouts=True) == 2
+    with sqlite3.connect(db) as conn:
+        assert [r[0] for r in conn.execute("SELECT job_id FROM work_results")] == ["killed"]
+
+
+def test_the_upload_tests_run_first_and_every_part_keeps_its_order() -> None:
+    nodeids = ["suites/auth/test_a.py::t1", "suites/files/test_upload.py::u1", "suites/auth/test_a.py::t2",
+               "suites/files/test_upload.py::u2", "suites/files/test_uploads_more.py::x"]  # fmt: skip
+    assert [nodeids[i] for i in stop_early.first_things_first(nodeids)] == [
+        "suites/files/test_upload.py::u1", "suites/files/test_upload.py::u2",
+        "suites/auth/test_a.py::t1", "suites/auth/test_a.py::t2", "suites/files/test_uploads_more.py::x",
+    ]  # fmt: skip
+
+
 def _spawn(record: Any, code: str) -> subprocess.Popen[bytes]:
     """A python process in a session of its own (as the judge, its pytest and the SEs run), recorded."""
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
@@ -214,8 +242,6 @@ def _logreport(kind: str | None, text: str = "") -> pytest.TestReport:
     ids=["defect", "blocked-never", "errors-below-limit", "errors-at-limit", "blocked-not-counted"],
 )
 def test_stop_early_stops_on_a_defect_or_errors_never_on_blocked(kinds: list[str], stops: bool) -> None:
-    from sampled_mutation import stop_early
-
     session = SimpleNamespace(shouldfail=False)  # only shouldfail matters; a real Session needs a config
     stop_early._state.session, stop_early._state.errors = session, 0
     for kind in kinds:
