@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -157,6 +158,29 @@ def test_every_401_names_bearer(api: SEClient, tokens: TokenFactory, kind: str) 
     with arrange(f"a 401 for a {kind} token"):  # the refusal itself is the token kind's own rule
         expect_status(resp, 401, req=dict(BROKEN)[kind], what=f"list with a {kind} token")
     expect_bearer_challenge(resp, req="SE-AUTH-011")
+
+
+# The error attribute among a challenge's auth-params (not error_description / error_uri).
+CHALLENGE_ERROR = re.compile(r'(?:^|[\s,])error\s*=\s*"?([^",\s]*)', re.IGNORECASE)
+
+
+@pytest.mark.req("SE-AUTH-019")
+@pytest.mark.parametrize("kind", ["none", "expired", "wrong_key", "garbage"])
+def test_the_challenge_says_invalid_token_only_when_a_token_was_sent(
+    api: SEClient, tokens: TokenFactory, kind: str
+) -> None:
+    client = api.anonymous() if kind == "none" else api.with_token(tokens.broken(kind))
+    sent = "no token" if kind == "none" else f"a {kind} token"
+    resp = client.get(FILES)
+    with arrange(f"a 401 with a Bearer challenge for {sent}"):  # both are the rules of the token kind
+        expect_status(resp, 401, req="SE-AUTH-001" if kind == "none" else dict(BROKEN)[kind], what=f"list with {sent}")
+        expect_bearer_challenge(resp, req="SE-AUTH-001" if kind == "none" else "SE-AUTH-011")
+    challenge = resp.headers.get("www-authenticate", "")
+    found = CHALLENGE_ERROR.search(challenge.partition(" ")[2])
+    expected = None if kind == "none" else "invalid_token"
+    expect((found.group(1) if found else None) == expected, req="SE-AUTH-019",
+           what=f"error attribute of the challenge for {sent}", actual=challenge, resp=resp,
+           expected=f"error={expected!r}" if expected else "no error attribute")  # fmt: skip
 
 
 SHORT_LIFETIME_S = 3  # exp of the token that is used while valid, then again after it expired

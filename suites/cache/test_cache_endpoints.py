@@ -76,27 +76,19 @@ def _expect_bytes(client: SEClient, fid: str, content: bytes, *, req: str, what:
 
 
 # -- the worker's SE -------------------------------------------------------------------------------
+def _expect_report_fields(report: dict[str, Any], *, req: str, what: str) -> None:
+    missing = [k for k in (*COUNTS, "is_consistent", "details") if k not in report]
+    expect(not missing, req=req, what=f"{what}: fields", actual=sorted(report), expected=f"also {missing}")
+    bad = {k: report[k] for k in COUNTS if not (is_int(report[k]) and report[k] >= 0)}
+    expect(not bad, req=req, what=f"{what}: counts", actual=bad, expected="non-negative integers")
+    expect(isinstance(report["is_consistent"], bool), req=req, what=f"{what}: is_consistent",
+           actual=report["is_consistent"], expected="a boolean")  # fmt: skip
+
+
 @pytest.mark.req("SE-CACHE-001")
 def test_consistency_report_fields(api: SEClient, tokens: TokenFactory) -> None:
     req = "SE-CACHE-001"
-    report = consistency(api.with_token(tokens.service), req=req)
-    missing = [k for k in (*COUNTS, "is_consistent", "details") if k not in report]
-    expect(
-        not missing,
-        req=req,
-        what="consistency report fields",
-        actual=sorted(report),
-        expected=f"also {missing}",
-    )
-    bad = {k: report[k] for k in COUNTS if not (is_int(report[k]) and report[k] >= 0)}
-    expect(not bad, req=req, what="consistency report counts", actual=bad, expected="non-negative integers")
-    expect(
-        isinstance(report["is_consistent"], bool),
-        req=req,
-        what="is_consistent",
-        actual=report["is_consistent"],
-        expected="a boolean",
-    )
+    _expect_report_fields(consistency(api.with_token(tokens.service), req=req), req=req, what="consistency report")
 
 
 @pytest.mark.req("SE-CACHE-012")
@@ -275,6 +267,18 @@ def test_cleanup_expired_removes_nothing_live(spawn_se: Any, client_for: Any, to
     _unchanged(se, "ABCD", req="SE-CACHE-010", what="after cleanup-expired")
     for name in "ABCD":  # judged through the API: the report's figures are SE-CACHE-002's
         expect_present(se.client, se.files[name], req="SE-CACHE-010", what=f"file {name} after cleanup-expired")
+
+
+@FS
+@pytest.mark.req("SE-CACHE-001")
+def test_consistency_report_fields_of_a_disturbed_store(
+    spawn_se: Any, client_for: Any, tokens: TokenFactory, sidecar_v1_schema: dict[str, Any]
+) -> None:
+    """Where the report matters: orphans on both sides and a sidecar that differs from its row. The
+    orphan tests (SE-CACHE-003/004) judge its figures, and only where it can be read at all."""
+    se = planted_se(spawn_se, client_for, tokens, sidecar_v1_schema)
+    req = "SE-CACHE-001"
+    _expect_report_fields(consistency(se.service, req=req), req=req, what="report of a store with orphans")
 
 
 # requirement → what the planted store shows, and the figures that requirement judges
