@@ -44,7 +44,7 @@ EXIT = {SURVIVED: 0, KILLED: 1, NO_VERDICT: 2, TIMEOUT: 3}
 # The syscalls facility too (strace, installed by scripts/setup): mutants that drop an fsync or reorder
 # rename and COMMIT are caught only by SE-DUR-013's traced run, which is opt-in for the suite.
 SUITE_ARGS = ("-p", "sampled_mutation.stop_early", "--se-trace-syscalls")
-MESSAGE_CHARS = 300
+MESSAGE_CHARS = 600
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,19 @@ def exit_cause(output: str) -> str:
     return " | ".join((errors or lines)[-3:]) or "no output"
 
 
+def report_of_named(output: str, report: json_report.Report) -> str:
+    """What the report says about the tests pytest's summary names FAILED or ERROR (a test that failed in
+    pytest's eyes but counts for no requirement is a harness matter to find: say where it ended up)."""
+    named = {line.split()[1] for line in output.splitlines() if line.startswith(("FAILED ", "ERROR ")) and " " in line}
+    entries = {t.nodeid: (rid, t.outcome) for rid, r in report.requirements.items() for t in r.tests}
+    entries.update({t.nodeid: ("unmapped", t.outcome) for t in report.unmapped})
+    said = []
+    for nodeid in sorted(named):
+        found = [f"{rid} {outcome}" for node, (rid, outcome) in entries.items() if node == nodeid]
+        said.append(f"{nodeid}: {', '.join(found) or 'not in the report'}")
+    return "; ".join(said)
+
+
 def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -116,7 +129,9 @@ def judge(copy: Path, timeout_s: float, *, keep: bool = False) -> tuple[Verdict,
         run = run_suite(copy, work, timeout_s, SUITE_ARGS)
         verdict = decide(json_report.load(run.report), run.returncode)
         if verdict.verdict == NO_VERDICT and verdict.why.startswith("pytest exited"):
-            verdict = Verdict(NO_VERDICT, f"{verdict.why}: {exit_cause(run.output)}")
+            said = report_of_named(run.output, json_report.load(run.report))
+            said = f" (report: {said})" if said else ""  # before pytest's words: the why is cut at MESSAGE_CHARS
+            verdict = Verdict(NO_VERDICT, f"{verdict.why}{said}: {exit_cause(run.output)}")
     except RunError as exc:
         timed_out = time.monotonic() - started >= timeout_s
         verdict = Verdict(TIMEOUT if timed_out else NO_VERDICT, str(exc))

@@ -76,6 +76,13 @@ def test_a_run_failed_outside_every_test_says_what_pytest_said(output: str, caus
     assert judge.exit_cause(output) == cause
 
 
+def test_a_run_that_failed_in_pytest_but_not_in_the_report_says_where_the_tests_ended_up() -> None:
+    report = _report(("SE-A-001", "pass", ""))
+    output = "FAILED t::SE-A-001 - boom\nERROR suites/y.py::u - OSError\n1 failed, 1 error\n"
+    said = judge.report_of_named(output, report)
+    assert said == "suites/y.py::u: not in the report; t::SE-A-001: SE-A-001 pass"
+
+
 def _result(test: Outcome | None, output: str, worker: WorkerOutcome = WorkerOutcome.NORMAL) -> WorkResult:
     return WorkResult(worker_outcome=worker, output=output, test_outcome=test)
 
