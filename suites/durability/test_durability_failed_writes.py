@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -72,23 +73,22 @@ def one_consistent_file(spawn_se: Any, client_for: Any, tokens: TokenFactory, re
     return OneFile(handle.storage, user, service, operator, stored, meta, data_rel, sidecar_rel)
 
 
-def with_a_directory_at(storage: StorageView, rel: str, send: Callable[[], httpx.Response]) -> httpx.Response:
-    """``send()`` while a directory occupies ``rel``; the file is back afterwards, whatever happened."""
+def failed_with_a_directory_at(
+    storage: StorageView, rel: str, send: Callable[[], httpx.Response], *, act: str
+) -> httpx.Response:
+    """``send()`` while a directory occupies ``rel`` (the file is back afterwards, whatever happened); its
+    answer, which must not be a success: a request that did not fail proves nothing here (blocked)."""
     original = storage.read_bytes(rel)
     storage.remove(rel)
     storage.write_bytes(f"{rel}/{BLOCKER}", b"a directory where a file of the SE was")
     try:
-        return send()
+        resp = send()
     finally:
         storage.remove(rel)
         storage.write_bytes(rel, original)
-
-
-def unless_it_failed(resp: httpx.Response, act: str, blocked: str) -> None:
     if resp.is_success:
-        raise Blocked(
-            act, cause=f"answered {resp.status_code} with a directory in place of the {blocked}: nothing failed"
-        )
+        raise Blocked(act, cause=f"answered {resp.status_code} with a directory in place of {rel}: nothing failed")
+    return resp
 
 
 def expect_consistent_again(one: OneFile, *, req: str, act: str) -> None:
@@ -104,8 +104,10 @@ def test_a_delete_that_cannot_remove_the_data_file_changes_nothing(
     spawn_se: Any, client_for: Any, tokens: TokenFactory
 ) -> None:
     one = one_consistent_file(spawn_se, client_for, tokens, DELETE_REQ)
-    resp = with_a_directory_at(one.storage, one.data_rel, lambda: one.operator.delete(file_path(one.stored.file_id)))
-    unless_it_failed(resp, "a DELETE that cannot remove the data file", "data file")
+    delete = partial(one.operator.delete, file_path(one.stored.file_id))
+    resp = failed_with_a_directory_at(
+        one.storage, one.data_rel, delete, act="a DELETE that cannot remove the data file"
+    )
     expect_present(one.user, one.stored, req=DELETE_REQ, what="after a DELETE that failed on its data file")
     expect(
         one.storage.exists(one.sidecar_rel),
@@ -124,9 +126,10 @@ def test_a_patch_that_cannot_replace_the_sidecar_changes_nothing(
 ) -> None:
     one = one_consistent_file(spawn_se, client_for, tokens, PATCH_REQ)
     change = {"description": "changed", "version": "v2", "custom_attributes": {"changed": True}}
-    path = file_path(one.stored.file_id)
-    resp = with_a_directory_at(one.storage, one.sidecar_rel, lambda: one.user.patch(path, json=change))
-    unless_it_failed(resp, "a PATCH that cannot replace the sidecar", "sidecar")
+    patch = partial(one.user.patch, file_path(one.stored.file_id), json=change)
+    resp = failed_with_a_directory_at(
+        one.storage, one.sidecar_rel, patch, act="a PATCH that cannot replace the sidecar"
+    )
     after = expect_present(one.user, one.stored, req=PATCH_REQ, what="after a PATCH that failed on its sidecar")
     expect(
         {k: after.get(k) for k in TRACKED} == {k: one.meta.get(k) for k in TRACKED},
