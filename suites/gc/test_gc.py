@@ -12,7 +12,17 @@ from harness.expect import arrange, expect, expect_equal, expect_json, expect_st
 from harness.tokens import TokenFactory
 from suites.support import fields
 from suites.support.data import new_uuid, tag
-from suites.support.files import expect_gone, expect_present, file_path, gc_exists_path, gc_path, total, upload_ok
+from suites.support.files import (
+    expect_gone,
+    expect_present,
+    file_path,
+    gc_exists_path,
+    gc_path,
+    get_meta,
+    total,
+    upload_ok,
+)
+from suites.support.inspect import rebuild, sidecar_of
 from suites.support.roles import token_for
 
 
@@ -94,6 +104,32 @@ def test_already_deleted_names_the_first_collection(api: SEClient, service: SECl
             actual=again.get(name),
             resp=resp,
         )
+
+
+@pytest.mark.needs("fs")
+@pytest.mark.req("SE-GC-011")
+def test_already_deleted_never_names_the_uploader(spawn_se: Any, client_for: Any, tokens: TokenFactory) -> None:
+    """A file that was never collected: its sidecar removed on disk, its row dropped by a full rebuild (the
+    sidecar is the truth). A GC delete of it may answer 404 (SE-GC-006); an already_deleted answer must not
+    name the uploader as the one who deleted it."""
+    handle = spawn_se()
+    user, service = client_for(handle, tokens.user), client_for(handle, tokens.service)
+    stored = upload_ok(user)
+    sidecar_rel, _, _ = sidecar_of(handle.storage, get_meta(user, stored.file_id))
+    handle.storage.remove(sidecar_rel)
+    with arrange("a full rebuild drops the row of the file without a sidecar"):
+        rebuild(service, "full", req="SE-CACHE-005")
+        expect_status(user.get(file_path(stored.file_id)), 404, req="SE-CACHE-005", what="metadata after the rebuild")
+    resp = service.delete(gc_path(stored.file_id))
+    if resp.status_code == 404:
+        pytest.skip("inconclusive: GC of an id the SE does not hold answers 404 (SE-GC-006 allows it)")
+    with arrange("the GC delete of a file the SE no longer holds answers 200"):  # SE-GC-006's rule
+        expect_status(resp, 200, req="SE-GC-006", what="GC delete of a file dropped by a rebuild")
+        body = expect_json(resp, req="SE-GC-006")
+    uploader = tokens.subject("user")
+    expect(not isinstance(body, dict) or body.get("deleted_by") != uploader, req="SE-GC-011",
+           what="deleted_by of the already_deleted answer for a file never collected",
+           expected=f"null (no one collected it), not the uploader {uploader!r}", actual=body, resp=resp)  # fmt: skip
 
 
 @pytest.mark.req("SE-GC-005")
