@@ -16,7 +16,7 @@ import pytest
 
 from tests.mutation import runner
 from tests.mutation.patching import EditError, prepare
-from tests.mutation.variants import all_catches, ci_selection, load_catalogue, load_ci_names, load_variants, must_ids
+from tests.mutation.variants import ci_selection, load_catalogue, load_ci_names, load_variants
 
 VARIANTS = load_variants()
 CATALOGUE = load_catalogue()
@@ -24,17 +24,6 @@ CI = ci_selection(VARIANTS, load_ci_names())
 COMPOUNDS = [v for v in VARIANTS if v.compound]
 MIN_COMPOUNDS = 3
 MIN_DEFECTS_PER_COMPOUND = 8
-
-
-# Fleet-wide requirements judge a deployment of several SEs, not one SE's code: a broken copy of the
-# reference cannot break them. tests/cli/test_fleet_run.py proves they fail (a wrong mode, a duplicate prefix).
-FLEET_PREFIX = "SE-FLEET-"
-
-
-def test_every_must_requirement_is_caught_by_a_variant() -> None:
-    covered = set(all_catches(VARIANTS))
-    missing = [rid for rid in must_ids(CATALOGUE) if rid not in covered and not rid.startswith(FLEET_PREFIX)]
-    assert not missing, f"MUST requirements that no variant in mutants/mutants.toml catches: {', '.join(missing)}"
 
 
 def test_catches_name_catalogue_requirements() -> None:
